@@ -1,0 +1,89 @@
+/**
+ * Compiles an AssemblyScript plugin project to a proxy-wasm module with asc, against the SDK
+ * shipped with this package (so a plugin project builds offline without its own node_modules).
+ */
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve, relative } from 'node:path';
+import { PACKAGE_ROOT } from '../spec/index.js';
+
+export interface CompileOptions {
+  /** Plugin project folder. */
+  dir: string;
+  /** Entry file relative to `dir`; default `assembly/index.ts`. */
+  entry?: string;
+  /** Output .wasm path; default `<dir>/build/plugin.wasm` (`plugin.debug.wasm` with `debug`). */
+  outFile?: string;
+  /** Debug build: no optimisation, names section, source map. Default: release (optimised, small). */
+  debug?: boolean;
+}
+
+export interface CompileResult {
+  outFile: string;
+  /** Wall time of the compile, in ms. */
+  ms: number;
+}
+
+/** A compile that failed; `message` holds asc's diagnostics (file:line:col and the error text). */
+export class CompileError extends Error {
+  readonly code = 'HP_COMPILE_FAILED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompileError';
+  }
+}
+
+/**
+ * Folders asc searches for packages, in addition to `node_modules` above the entry file:
+ * this package's own node_modules, where `@higress-plugin/sdk` is linked (npm workspace).
+ */
+export const SDK_SEARCH_PATHS = [join(PACKAGE_ROOT, 'node_modules')];
+
+/** asc flags every plugin is built with. Release builds are optimised for size. */
+export function ascFlags(debug: boolean): string[] {
+  const common = [
+    '--runtime', 'incremental',
+    '--exportRuntime',
+    '--use', 'abort=~lib/@higress-plugin/sdk/assembly/abort/abort',
+    '--noColors',
+  ];
+  return debug
+    ? [...common, '--debug', '--sourceMap', '--optimizeLevel', '0']
+    : [...common, '--optimizeLevel', '3', '--shrinkLevel', '2', '--converge', '--noAssert'];
+}
+
+/** Compiles the plugin in `options.dir`; throws {@link CompileError} with asc's diagnostics. */
+export async function compilePlugin(options: CompileOptions): Promise<CompileResult> {
+  const dir = resolve(options.dir);
+  const entry = options.entry ?? 'assembly/index.ts';
+  if (!existsSync(join(dir, entry))) throw new CompileError(`no plugin source: ${join(dir, entry)} does not exist`);
+  const debug = options.debug ?? false;
+  const outFile = resolve(options.outFile ?? join(dir, 'build', debug ? 'plugin.debug.wasm' : 'plugin.wasm'));
+  mkdirSync(dirname(outFile), { recursive: true });
+  const { default: asc } = await import('assemblyscript/asc');
+  const args = [entry, '--outFile', relative(dir, outFile), ...ascFlags(debug)];
+  for (const p of SDK_SEARCH_PATHS) args.push('--path', p);
+  const extra = projectAscFlags(dir);
+  args.push(...extra);
+  let stderr = '';
+  const started = performance.now();
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    const result = await asc.main(args, {
+      stdout: { write: () => true } as never,
+      stderr: { write: (chunk: string | Uint8Array) => { stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; } } as never,
+    });
+    if (result.error) throw new CompileError(`asc failed for ${join(dir, entry)}:\n${stderr.trim() || result.error.message}`);
+  } finally {
+    process.chdir(cwd);
+  }
+  return { outFile, ms: performance.now() - started };
+}
+
+/** Extra asc flags a project may list in its package.json under `higressPlugin.ascFlags`. */
+function projectAscFlags(dir: string): string[] {
+  const pkg = join(dir, 'package.json');
+  if (!existsSync(pkg)) return [];
+  const flags = JSON.parse(readFileSync(pkg, 'utf8'))?.higressPlugin?.ascFlags;
+  return Array.isArray(flags) ? flags.map(String) : [];
+}
