@@ -1,0 +1,135 @@
+/**
+ * The one interface between the proxy-wasm host and whatever drives it (the gateway's proxy or
+ * the test emulator). The host knows nothing of Node's HTTP servers; the proxy knows nothing of
+ * wasm memory. Everything here is plain data and promises.
+ */
+
+/** Ordered header list, names lower-case, pseudo-headers (`:method`, `:path`, `:authority`,
+ * `:scheme`, `:status`) included and first. Values are strings (latin1-safe). */
+export type HeaderList = Array<[string, string]>;
+
+/** Envoy-style failure policy for a plugin whose VM failed (trap, abort, proc_exit, bad allocator). */
+export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+
+/** Facts about one HTTP stream that the host turns into proxy-wasm properties (REFERENCE §1).
+ * Anything missing reads as NOT_FOUND. Request/response headers come from the header maps. */
+export interface StreamInfo {
+  /** Stream start, ns since the epoch (`request.time`). */
+  startTimeNs: bigint;
+  requestId?: string;
+  /** `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`. */
+  protocol?: string;
+  sourceAddress?: string;
+  sourcePort?: number;
+  destinationAddress?: string;
+  destinationPort?: number;
+  connectionId?: number;
+  mtls?: boolean;
+  requestedServerName?: string;
+  /** Higress route name, `<namespace>/<name>` (read by the SDK's rule scoping). */
+  routeName?: string;
+  /** `outbound|<port>|<subset>|<fqdn>` (read by the SDK's rule scoping). */
+  clusterName?: string;
+  upstreamAddress?: string;
+  responseCode?: number;
+  responseCodeDetails?: string;
+  /** 0 unspecified, 1 inbound, 2 outbound. Default outbound, as a Higress gateway. */
+  listenerDirection?: number;
+}
+
+/** A response a plugin asked the proxy to send instead of proxying (`proxy_send_local_response`). */
+export interface LocalResponse {
+  status: number;
+  headers: HeaderList;
+  body: Uint8Array;
+  details: string;
+  /** -1 = none. */
+  grpcStatus: number;
+}
+
+/** Outcome of one chain phase, for the proxy to act on. */
+export type PhaseResult =
+  /** Go on: forward these (possibly rewritten) headers / bytes. `data` may be empty while plugins buffer. */
+  | { kind: 'continue'; headers?: HeaderList; data?: Uint8Array }
+  /** Send this response downstream instead (already passed through the response callbacks of the
+   * plugins that ran before the one that sent it). Nothing more is forwarded upstream. */
+  | { kind: 'local'; response: LocalResponse }
+  /** Reset the stream (`proxy_close_stream`, or a failure the fail strategy answers by closing). */
+  | { kind: 'reset'; reason: string };
+
+/** An outbound call a plugin made with `proxy_http_call`. The gateway resolves `cluster`. */
+export interface HttpCallRequest {
+  cluster: string;
+  headers: HeaderList;
+  body: Uint8Array;
+  trailers: HeaderList;
+  timeoutMs: number;
+}
+export interface HttpCallResponse {
+  headers: HeaderList;
+  body: Uint8Array;
+  trailers: HeaderList;
+}
+
+/** What the host needs from the process it runs in; every member optional with the default given. */
+export interface HostEnvironment {
+  /** Plugin log sink. Default: stderr with `[plugin-name]` prefix. */
+  log?(level: number, pluginName: string, message: string): void;
+  /** Minimum level the plugin should log at (`proxy_get_log_level`). Default INFO (2). */
+  logLevel?: number;
+  /** Performs `proxy_http_call`. Rejects (or resolves `undefined`) when the call failed:
+   * the plugin then sees `num_headers == 0`. Default: every call fails with BAD_ARGUMENT
+   * at call time ("no cluster"). `knownCluster` lets the host refuse unknown clusters up front. */
+  httpCall?(req: HttpCallRequest): Promise<HttpCallResponse | undefined>;
+  knownCluster?(cluster: string): boolean;
+  /** Foreign functions by name (`proxy_call_foreign_function`); unknown name → NOT_FOUND. */
+  foreignFunctions?: Map<string, (args: Uint8Array) => Uint8Array>;
+  /** Shared data and queues, shared by all VMs of one process (pass the same object). */
+  shared?: SharedState;
+  /** Metric registry the gateway reads for Prometheus (pass the same object to every VM). */
+  metrics?: MetricStore;
+  /** Clock, ns since the epoch. Default: real time. The emulator makes it controllable. */
+  nowNs?(): bigint;
+  /** Tick scheduler. Default: setInterval. The emulator drives ticks by hand. */
+  setTicker?(periodMs: number, fire: () => void): { cancel(): void };
+  /** `vmConfig.env`: what WASI `environ_get` returns. Default: nothing. */
+  env?: Record<string, string>;
+}
+
+/** Shared data (key → bytes + CAS) and shared queues. Implemented in `shared-state.ts`. */
+export interface SharedState {
+  get(key: string): { value: Uint8Array; cas: number } | undefined;
+  /** cas 0 = unconditional. Returns false on CAS mismatch. */
+  set(key: string, value: Uint8Array, cas: number): boolean;
+}
+
+/** A plugin-defined metric, as the gateway exports it. */
+export interface MetricSample {
+  name: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  value: bigint;
+  /** Histogram only: recorded values. */
+  histogram?: { count: number; sum: number; buckets: Array<[le: number, count: number]> };
+}
+export interface MetricStore {
+  samples(): MetricSample[];
+}
+
+/** How a plugin is set up: what a route's WasmPlugin becomes. */
+export interface PluginOptions {
+  /** Plugin name (WasmPlugin `pluginName`, the root id); shown in logs and errors. */
+  name: string;
+  /** VM id (`plugin_vm_id`); default "". */
+  vmId?: string;
+  /** Plugin configuration bytes (JSON for Higress plugins); default empty. */
+  configuration?: Uint8Array | string;
+  /** VM configuration bytes; default empty. */
+  vmConfiguration?: Uint8Array | string;
+  /** Default FAIL_CLOSE. */
+  failStrategy?: FailStrategy;
+  /** Linear memory ceiling in bytes, checked after each callback; default 256 MiB. */
+  memoryLimitBytes?: number;
+  /** Body bytes a plugin may make the proxy buffer per direction; default 10 MiB (413/500 beyond). */
+  bodyBufferLimitBytes?: number;
+  env?: HostEnvironment;
+}
