@@ -1,0 +1,143 @@
+/**
+ * Registry authentication: answers a 401 challenge with Basic credentials or the Bearer token
+ * flow (distribution `docs/spec/auth/token.md`, `oauth.md`), caching the scheme per registry and
+ * tokens per scope set, and replays the request once.
+ */
+import type { Dispatcher } from 'undici';
+import { ErrorResponse, OciError, parseErrorBody } from '../errors.js';
+import { drain, header, readBody, send, type HttpRequest, type HttpResponse } from '../transport.js';
+import { parseChallenge, type Challenge } from './challenge.js';
+import { mergeScopes } from './scope.js';
+import type { Credential, CredentialProvider } from './credentials.js';
+
+interface HostState {
+  scheme?: 'basic' | 'bearer';
+  basic?: string;
+  challenge?: Challenge;
+  /** Bearer tokens keyed by the space-joined sorted scope list. */
+  tokens: Map<string, { token: string; expiresAt: number }>;
+}
+
+/** Options of {@link AuthClient}. */
+export interface AuthClientOptions {
+  /** Where credentials come from; required (use `defaultCredentialProvider()` for docker's chain). */
+  credentials: CredentialProvider;
+  /** Connection pool; required. */
+  dispatcher: Dispatcher;
+  /** Request timeout in ms; default 30 s. */
+  timeoutMs?: number;
+  /** User-Agent header; default `higress-plugin`. */
+  userAgent?: string;
+}
+
+/** Sends registry requests with authentication. One instance per registry client. */
+export class AuthClient {
+  private readonly hosts = new Map<string, HostState>();
+  private readonly credentialCache = new Map<string, Promise<Credential | undefined>>();
+  constructor(private readonly options: AuthClientOptions) {}
+
+  /** The credential for `registry` (asked once per client). */
+  credential(registry: string): Promise<Credential | undefined> {
+    let c = this.credentialCache.get(registry);
+    if (!c) this.credentialCache.set(registry, (c = this.options.credentials(registry)));
+    return c;
+  }
+
+  /**
+   * Sends `req` to `registry` with the authorization the registry asked for before; on a 401,
+   * authenticates for `scopes` (e.g. `repository:a/b:pull,push`) and replays once. A 401 that
+   * survives the replay is returned to the caller, which turns it into an error.
+   */
+  async send(registry: string, req: HttpRequest, scopes: string[]): Promise<HttpResponse> {
+    const state = this.state(registry);
+    const scopeKey = mergeScopes(scopes).join(' ');
+    let auth = this.cachedAuthorization(state, scopeKey);
+    const res = await this.raw(req, auth);
+    if (res.status !== 401) return res;
+    const challenge = parseChallenge(header(res, 'www-authenticate'));
+    await drain(res);
+    if (!challenge) return this.raw(req, undefined);
+    auth = await this.authorize(registry, state, challenge, scopes, scopeKey);
+    if (!auth) return this.raw(req, undefined);
+    return this.raw(req, auth);
+  }
+
+  private raw(req: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'user-agent': this.options.userAgent ?? 'higress-plugin', ...req.headers };
+    if (authorization) headers.authorization = authorization;
+    return send({ ...req, headers }, this.options.dispatcher, this.options.timeoutMs);
+  }
+
+  private state(registry: string): HostState {
+    let s = this.hosts.get(registry);
+    if (!s) this.hosts.set(registry, (s = { tokens: new Map() }));
+    return s;
+  }
+
+  private cachedAuthorization(state: HostState, scopeKey: string): string | undefined {
+    if (state.scheme === 'basic') return state.basic;
+    if (state.scheme === 'bearer') {
+      const t = state.tokens.get(scopeKey);
+      if (t && t.expiresAt > Date.now()) return `Bearer ${t.token}`;
+    }
+    return undefined;
+  }
+
+  private async authorize(registry: string, state: HostState, challenge: Challenge, scopes: string[], scopeKey: string): Promise<string | undefined> {
+    const cred = await this.credential(registry);
+    if (challenge.scheme === 'basic') {
+      if (!cred?.username && !cred?.password) return undefined;
+      state.scheme = 'basic';
+      state.basic = `Basic ${Buffer.from(`${cred.username ?? ''}:${cred.password ?? ''}`).toString('base64')}`;
+      return state.basic;
+    }
+    if (challenge.scheme === 'bearer') {
+      state.scheme = 'bearer';
+      if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
+      const all = mergeScopes([...scopes, ...(challenge.params.scope ? [challenge.params.scope] : [])]);
+      const { token, expiresIn } = await this.fetchToken(challenge, all, cred);
+      // Refresh a little early so a token does not expire between check and use.
+      state.tokens.set(scopeKey, { token, expiresAt: Date.now() + Math.max(0, expiresIn - 10) * 1000 });
+      return `Bearer ${token}`;
+    }
+    throw new OciError('HP_OCI_AUTH_SCHEME', `registry ${registry} asks for unsupported auth scheme "${challenge.scheme}"`);
+  }
+
+  /** Token request: GET realm?service&scope (Basic if we have a password), or the OAuth2 refresh-token POST. */
+  private async fetchToken(challenge: Challenge, scopes: string[], cred: Credential | undefined): Promise<{ token: string; expiresIn: number }> {
+    const realm = challenge.params.realm;
+    if (!realm) throw new OciError('HP_OCI_AUTH_SCHEME', 'Bearer challenge without a realm');
+    const url = new URL(realm);
+    let req: HttpRequest;
+    if (cred?.identityToken) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: 'higress-plugin' });
+      if (challenge.params.service) form.set('service', challenge.params.service);
+      if (scopes.length) form.set('scope', scopes.join(' '));
+      req = { method: 'POST', url: url.href, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() };
+    } else {
+      if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+      for (const s of scopes) url.searchParams.append('scope', s);
+      const headers: Record<string, string> = {};
+      if (cred?.username || cred?.password) {
+        headers.authorization = `Basic ${Buffer.from(`${cred.username ?? ''}:${cred.password ?? ''}`).toString('base64')}`;
+      }
+      req = { method: 'GET', url: url.href, headers };
+    }
+    const res = await send(req, this.options.dispatcher, this.options.timeoutMs);
+    const body = await readBody(res, 1 << 20, 'token response');
+    if (res.status !== 200) {
+      const hint = res.status === 401 ? (cred ? 'the token service rejected the credentials: check username and password' : 'the token service needs credentials: pass -u/-p or log in') : undefined;
+      throw new ErrorResponse(req.method, url.origin + url.pathname, res.status, parseErrorBody(body.toString('utf8')), hint);
+    }
+    let parsed: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      throw new OciError('HP_OCI_AUTH_TOKEN', `token service ${url.origin} answered invalid JSON`, { cause: err });
+    }
+    const token = parsed.token ?? parsed.access_token;
+    if (!token) throw new OciError('HP_OCI_AUTH_TOKEN', `token service ${url.origin} answered without a token`);
+    // token.md: when expires_in is absent the token lives 60 s.
+    return { token, expiresIn: typeof parsed.expires_in === 'number' ? parsed.expires_in : 60 };
+  }
+}
