@@ -1,0 +1,516 @@
+/**
+ * Turns configuration documents (Kubernetes manifests as Higress users apply them, and the
+ * native form) into one validated {@link ConfigModel}. Everything is checked here: schema,
+ * references between objects, certificates. Plugins are fetched later, by the control plane.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import type { FailStrategy } from '../host/types.js';
+import {
+  clusterName, DEFAULT_SETTINGS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
+  type ModelHeaderMods, type ModelListener, type ModelPlugin, type ModelRewrite, type ModelRoute, type PluginPhase,
+  type UpstreamProtocol, type WeightedCluster,
+} from './config-model.js';
+import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
+import { ConfigError, CONFIG_CODES, type ConfigLocation } from './errors.js';
+import { checkCertificates } from './listener.js';
+import { validateAgainst } from './schema-validate.js';
+import { buildPluginConfig } from './wasm-plugin-config.js';
+
+/** Command-line values that fill in what the files leave out. */
+export interface LoadOptions {
+  /** Port of the default plain listener when no file defines listeners; default 8080. */
+  port?: number;
+  /** Port of the TLS listener made for Ingress `tls` sections; default 8443. */
+  httpsPort?: number;
+  /** Bind address of default listeners; default 0.0.0.0. */
+  address?: string;
+  /** Admin API port; default 15000 (0 = any free port). */
+  adminPort?: number;
+  /** Admin API address; default 127.0.0.1. */
+  adminAddress?: string;
+}
+
+type Obj = Record<string, unknown>;
+const ANN = 'nginx.ingress.kubernetes.io/';
+
+function ns(meta: Obj): string {
+  return (meta.namespace as string | undefined) || 'default';
+}
+
+interface Builder {
+  clusters: Map<string, ModelCluster>;
+  /** Service host (fqdn) → default port + protocol, from native services and McpBridge registries. */
+  services: Map<string, { port: number; clusters: Map<number, ModelCluster> }>;
+  routes: ModelRoute[];
+  plugins: ModelPlugin[];
+  listeners: ModelListener[];
+  secrets: Map<string, { cert: string; key: string }>;
+  ingressTls: Array<{ hosts: string[]; secret: string; where: ConfigLocation }>;
+  settings: ConfigModel['settings'];
+  admin: ConfigModel['admin'];
+}
+
+function newCluster(fqdn: string, port: number, protocol: UpstreamProtocol, endpoints: ModelCluster['endpoints'], where: ConfigLocation, extra: Partial<ModelCluster> = {}): ModelCluster {
+  return {
+    name: clusterName(port, fqdn), fqdn, port, protocol, endpoints,
+    connectTimeoutMs: 5000, requestTimeoutMs: 15000, idleTimeoutMs: 60000, tlsVerify: true, source: where, ...extra,
+  };
+}
+
+function addService(b: Builder, c: ModelCluster): void {
+  let s = b.services.get(c.fqdn);
+  if (!s) b.services.set(c.fqdn, (s = { port: c.port, clusters: new Map() }));
+  s.clusters.set(c.port, c);
+  b.clusters.set(c.name, c);
+}
+
+/** The cluster for `host[:port]`, creating a same-endpoints cluster for another port of a known service host. */
+function resolveCluster(b: Builder, host: string, port: number | undefined, where: ConfigLocation, protocol?: UpstreamProtocol): string {
+  const s = b.services.get(host);
+  if (!s) {
+    throw new ConfigError(CONFIG_CODES.reference, `unknown service "${host}" (define it in a McpBridge registry or under native services)`, where);
+  }
+  const p = port ?? s.port;
+  let c = s.clusters.get(p);
+  if (!c) {
+    const base = s.clusters.get(s.port)!;
+    const isStatic = host.endsWith('.static');
+    // A static registry lists ip:port endpoints; other ports of a named host reuse its hosts on the new port.
+    c = { ...base, name: clusterName(p, host), port: p, endpoints: isStatic ? base.endpoints : base.endpoints.map((e) => ({ ...e, port: p })) };
+    s.clusters.set(p, c);
+    b.clusters.set(c.name, c);
+  }
+  if (protocol && c.protocol !== protocol) c.protocol = protocol;
+  return c.name;
+}
+
+function parseEndpoint(text: string, where: ConfigLocation, defaultPort?: number): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (m) return { host: m[1], port: Number(m[2]) };
+  if (defaultPort) return { host: text.replace(/^\[|\]$/g, ''), port: defaultPort };
+  throw new ConfigError(CONFIG_CODES.schema, `endpoint "${text}" must be host:port`, where);
+}
+
+function protocolOf(v: string | undefined): UpstreamProtocol | undefined {
+  if (!v) return undefined;
+  const p = v.toLowerCase();
+  if (p === 'http' || p === 'https' || p === 'grpc' || p === 'grpcs' || p === 'h2c' || p === 'h2') return p;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes manifests
+
+function mcpBridge(b: Builder, doc: Obj, where: ConfigLocation): void {
+  const spec = doc.spec as Obj;
+  const regs = (spec.registries as Obj[] | undefined) ?? [];
+  regs.forEach((r, i) => {
+    const w = { ...where, field: `spec.registries[${i}]` };
+    const type = r.type as string;
+    const name = r.name as string;
+    const protocol = protocolOf(r.protocol as string) ?? 'http';
+    if (type === 'static') {
+      const eps = String(r.domain).split(',').map((s) => s.trim()).filter(Boolean).map((s) => ({ ...parseEndpoint(s, { ...w, field: `${w.field}.domain` }), weight: 1 }));
+      addService(b, newCluster(`${name}.static`, (r.port as number | undefined) ?? 80, protocol, eps, w));
+    } else if (type === 'dns') {
+      const port = (r.port as number | undefined) ?? 80;
+      const eps = String(r.domain).split(',').map((s) => s.trim()).filter(Boolean).map((h) => ({ host: h, port, weight: 1 }));
+      addService(b, newCluster(`${name}.dns`, port, protocol, eps, w));
+    } else {
+      throw new ConfigError(CONFIG_CODES.schema, `registry type "${type}" is not supported by the local gateway (static and dns are)`, { ...w, field: `${w.field}.type` });
+    }
+  });
+}
+
+/** `higress.io/destination`: one `[weight%] host[:port] [subset]` per line. */
+function parseDestinations(b: Builder, text: string, where: ConfigLocation, protocol?: UpstreamProtocol): WeightedCluster[] {
+  const out: WeightedCluster[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const parts = line.split(/\s+/);
+    let weight = 100;
+    if (parts[0].endsWith('%')) {
+      weight = Number(parts.shift()!.slice(0, -1));
+      if (!Number.isFinite(weight)) throw new ConfigError(CONFIG_CODES.schema, `bad weight in "${line}"`, where);
+    }
+    const hp = parts[0];
+    const m = /^(.*?)(?::(\d+))?$/.exec(hp)!;
+    out.push({ cluster: resolveCluster(b, m[1], m[2] ? Number(m[2]) : undefined, where, protocol), weight });
+  }
+  if (!out.length) throw new ConfigError(CONFIG_CODES.schema, 'empty destination', where);
+  return out;
+}
+
+interface IngressPath {
+  key: string;
+  route: ModelRoute;
+  canary?: { ann: Obj; backends: WeightedCluster[]; rewrite?: ModelRewrite; where: ConfigLocation };
+}
+
+function ingressRewrite(ann: Obj, path: { type: ModelRoute['path']['type']; value: string }): ModelRewrite | undefined {
+  const target = ann[`${ANN}rewrite-target`] as string | undefined;
+  if (target === undefined) return undefined;
+  if (path.type === 'RegularExpression') return { regex: { pattern: `^(?:${path.value})`, substitution: target } };
+  return { prefix: target };
+}
+
+function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
+  const meta = doc.metadata as Obj;
+  const ann = (meta.annotations as Obj | undefined) ?? {};
+  const name = `${ns(meta)}/${meta.name as string}`;
+  const spec = doc.spec as Obj;
+  const isCanary = String(ann[`${ANN}canary`]) === 'true';
+  const protocol = protocolOf(ann['higress.io/backend-protocol'] as string | undefined);
+  const useRegex = String(ann[`${ANN}use-regex`]) === 'true' || ann[`${ANN}rewrite-target`] !== undefined && String(ann[`${ANN}rewrite-target`]).includes('$');
+  const destinationAnn = ann['higress.io/destination'] as string | undefined;
+
+  const backendsOf = (backend: Obj, field: string): WeightedCluster[] => {
+    const w = { ...where, field };
+    if (backend.resource) {
+      const r = backend.resource as Obj;
+      if (r.kind !== 'McpBridge') throw new ConfigError(CONFIG_CODES.reference, `backend resource kind ${String(r.kind)} is not supported (McpBridge is)`, w);
+      if (!destinationAnn) throw new ConfigError(CONFIG_CODES.reference, 'a McpBridge backend needs the higress.io/destination annotation', { ...where, field: 'metadata.annotations' });
+      return parseDestinations(b, destinationAnn, { ...where, field: 'metadata.annotations["higress.io/destination"]' }, protocol);
+    }
+    const svc = backend.service as Obj;
+    const port = (svc.port as Obj).number as number | undefined;
+    const fqdn = `${svc.name as string}.${ns(meta)}.svc.cluster.local`;
+    const host = b.services.has(fqdn) ? fqdn : (svc.name as string);
+    return [{ cluster: resolveCluster(b, host, port, w, protocol), weight: 100 }];
+  };
+
+  const tls = (spec.tls as Obj[] | undefined) ?? [];
+  tls.forEach((t, i) => {
+    if (t.secretName) b.ingressTls.push({ hosts: (t.hosts as string[]) ?? [], secret: `${ns(meta)}/${t.secretName as string}`, where: { ...where, field: `spec.tls[${i}].secretName` } });
+  });
+
+  const rules = (spec.rules as Obj[] | undefined) ?? [];
+  const add = (host: string | undefined, p: Obj, field: string) => {
+    const pathType = (p.pathType as string | undefined) ?? 'ImplementationSpecific';
+    const value = (p.path as string | undefined) ?? '/';
+    const type: ModelRoute['path']['type'] = pathType === 'Exact' ? 'Exact' : pathType === 'Prefix' ? 'Prefix' : useRegex ? 'RegularExpression' : 'Prefix';
+    if (type === 'RegularExpression') {
+      try { new RegExp(value); } catch (err) { throw new ConfigError(CONFIG_CODES.schema, `bad path regex: ${(err as Error).message}`, { ...where, field: `${field}.path` }); }
+    }
+    const backends = backendsOf(p.backend as Obj, `${field}.backend`);
+    const key = `${host ?? '*'}|${type}|${value}`;
+    const rewrite = ingressRewrite(ann, { type, value });
+    if (isCanary) {
+      canaries.push({ key, route: undefined as unknown as ModelRoute, canary: { ann, backends, rewrite, where: { ...where, field } } });
+      return;
+    }
+    if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
+    const route: ModelRoute = {
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, source: { ...where, field },
+    };
+    const appRoot = ann[`${ANN}app-root`] as string | undefined;
+    if (appRoot && value === '/' && type !== 'Exact') {
+      b.routes.push({ name, hosts: route.hosts, path: { type: 'Exact', value: '/' }, headers: [], query: [], backends: [], direct: { status: 302, body: appRoot }, source: route.source });
+    }
+    paths.set(key, { key, route });
+    b.routes.push(route);
+  };
+  rules.forEach((r, i) => {
+    const http = r.http as Obj | undefined;
+    ((http?.paths as Obj[] | undefined) ?? []).forEach((p, j) => add(r.host as string | undefined, p, `spec.rules[${i}].http.paths[${j}]`));
+  });
+  if (spec.defaultBackend) add(undefined, { path: '/', pathType: 'Prefix', backend: spec.defaultBackend }, 'spec.defaultBackend');
+}
+
+function applyCanaries(paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
+  for (const c of canaries) {
+    const primary = paths.get(c.key);
+    const cn = c.canary!;
+    if (!primary) throw new ConfigError(CONFIG_CODES.reference, 'canary Ingress has no primary Ingress with the same host and path', cn.where);
+    const ann = cn.ann;
+    const canary: ModelCanary = {
+      header: (ann[`${ANN}canary-by-header`] as string | undefined)?.toLowerCase(),
+      headerValue: ann[`${ANN}canary-by-header-value`] as string | undefined,
+      headerPattern: ann[`${ANN}canary-by-header-pattern`] as string | undefined,
+      weight: Number(ann[`${ANN}canary-weight`] ?? 0),
+      backends: cn.backends,
+      rewrite: cn.rewrite,
+    };
+    const total = Number(ann[`${ANN}canary-weight-total`] ?? 100);
+    canary.weight = (canary.weight / total) * 100;
+    primary.route.canary = canary;
+  }
+}
+
+function headerMods(m: Obj | undefined): ModelHeaderMods | undefined {
+  if (!m) return undefined;
+  const pairs = (l: unknown) => ((l as Obj[] | undefined) ?? []).map((x) => [String(x.name).toLowerCase(), String(x.value)] as [string, string]);
+  return { set: pairs(m.set), add: pairs(m.add), remove: ((m.remove as string[] | undefined) ?? []).map((s) => s.toLowerCase()) };
+}
+
+function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
+  const meta = doc.metadata as Obj;
+  const name = `${ns(meta)}/${meta.name as string}`;
+  const spec = doc.spec as Obj;
+  const hosts = (spec.hostnames as string[] | undefined) ?? [];
+  ((spec.rules as Obj[] | undefined) ?? [{}]).forEach((rule, i) => {
+    const field = `spec.rules[${i}]`;
+    const backends: WeightedCluster[] = ((rule.backendRefs as Obj[] | undefined) ?? []).map((ref, j) => {
+      const refNs = (ref.namespace as string | undefined) ?? ns(meta);
+      const n = ref.name as string;
+      const fqdn = n.includes('.') ? n : `${n}.${refNs}.svc.cluster.local`;
+      const host = b.services.has(fqdn) ? fqdn : n;
+      return { cluster: resolveCluster(b, host, ref.port as number | undefined, { ...where, field: `${field}.backendRefs[${j}]` }), weight: (ref.weight as number | undefined) ?? 1 };
+    });
+    let rewrite: ModelRewrite | undefined;
+    let reqMods: ModelHeaderMods | undefined;
+    let respMods: ModelHeaderMods | undefined;
+    for (const f of (rule.filters as Obj[] | undefined) ?? []) {
+      if (f.type === 'RequestHeaderModifier') reqMods = headerMods(f.requestHeaderModifier as Obj);
+      else if (f.type === 'ResponseHeaderModifier') respMods = headerMods(f.responseHeaderModifier as Obj);
+      else if (f.type === 'URLRewrite') {
+        const u = f.urlRewrite as Obj;
+        rewrite = { host: u.hostname as string | undefined };
+        const p = u.path as Obj | undefined;
+        if (p?.type === 'ReplaceFullPath') rewrite.fullPath = p.replaceFullPath as string;
+        if (p?.type === 'ReplacePrefixMatch') rewrite.prefix = p.replacePrefixMatch as string;
+      }
+    }
+    const timeout = (rule.timeouts as Obj | undefined)?.request as string | undefined;
+    const matches = (rule.matches as Obj[] | undefined)?.length ? (rule.matches as Obj[]) : [{}];
+    matches.forEach((m, j) => {
+      const path = (m.path as Obj | undefined) ?? {};
+      const ptype = (path.type as string | undefined) ?? 'PathPrefix';
+      b.routes.push({
+        name, hosts,
+        path: { type: ptype === 'Exact' ? 'Exact' : ptype === 'RegularExpression' ? 'RegularExpression' : 'Prefix', value: (path.value as string | undefined) ?? '/' },
+        method: m.method as string | undefined,
+        headers: ((m.headers as Obj[] | undefined) ?? []).map((h) => ({ name: String(h.name).toLowerCase(), type: (h.type as 'Exact' | undefined) ?? 'Exact', value: String(h.value) })),
+        query: ((m.queryParams as Obj[] | undefined) ?? []).map((q) => ({ name: String(q.name), type: (q.type as 'Exact' | undefined) ?? 'Exact', value: String(q.value) })),
+        backends, rewrite, requestHeaders: reqMods, responseHeaders: respMods,
+        timeoutMs: timeout ? parseDuration(timeout) : undefined,
+        direct: backends.length ? undefined : { status: 500, body: 'no backend' },
+        source: { ...where, field: `${field}.matches[${j}]` },
+      });
+    });
+  });
+}
+
+function parseDuration(s: string): number {
+  let ms = 0;
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * ({ ms: 1, s: 1000, m: 60000, h: 3600000 } as Record<string, number>)[m[2]];
+  return ms;
+}
+
+function resolvePluginUrl(url: string, file: string): string {
+  if (!url.startsWith('file://')) return url;
+  const rest = url.slice('file://'.length);
+  if (rest.startsWith('/')) return url;
+  return pathToFileURL(resolve(dirname(file), rest)).href;
+}
+
+function wasmPlugin(b: Builder, doc: Obj, where: ConfigLocation, file: string): void {
+  const meta = doc.metadata as Obj;
+  const spec = doc.spec as Obj;
+  const built = buildPluginConfig(spec, where);
+  if (!built) return; // disabled everywhere: Higress does not push it
+  const env: Record<string, string> = {};
+  for (const e of ((spec.vmConfig as Obj | undefined)?.env as Obj[] | undefined) ?? []) {
+    env[e.name as string] = e.valueFrom === 'HOST' ? (process.env[e.name as string] ?? '') : String(e.value ?? '');
+  }
+  const url = resolvePluginUrl(spec.url as string, file);
+  b.plugins.push({
+    id: `${ns(meta)}/${meta.name as string}`,
+    pluginName: (spec.pluginName as string | undefined) ?? '',
+    url,
+    sha256: spec.sha256 as string | undefined,
+    pullPolicy: spec.imagePullPolicy === 'Always' || (spec.imagePullPolicy !== 'IfNotPresent' && /:latest$/.test(url)) ? 'Always' : 'IfNotPresent',
+    phase: ((spec.phase as string | undefined) ?? 'UNSPECIFIED_PHASE') as PluginPhase,
+    priority: (spec.priority as number | undefined) ?? 0,
+    failStrategy: ((spec.failStrategy as string | undefined) ?? 'FAIL_CLOSE') as FailStrategy,
+    configuration: built.configuration,
+    scope: built.scope,
+    vmEnv: env,
+    source: where,
+  });
+}
+
+function secret(b: Builder, doc: Obj, where: ConfigLocation): void {
+  const meta = doc.metadata as Obj;
+  const data = (doc.data as Obj | undefined) ?? {};
+  const sdata = (doc.stringData as Obj | undefined) ?? {};
+  const get = (k: string) => (sdata[k] as string | undefined) ?? (data[k] ? Buffer.from(String(data[k]), 'base64').toString('utf8') : undefined);
+  const cert = get('tls.crt');
+  const key = get('tls.key');
+  if (!cert || !key) throw new ConfigError(CONFIG_CODES.schema, 'a TLS Secret needs tls.crt and tls.key', { ...where, field: 'data' });
+  b.secrets.set(`${ns(meta)}/${meta.name as string}`, { cert, key });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native form
+
+function pem(value: string, file: string, where: ConfigLocation): string {
+  if (value.includes('-----BEGIN')) return value;
+  const p = isAbsolute(value) ? value : resolve(dirname(file), value);
+  if (!existsSync(p)) throw new ConfigError(CONFIG_CODES.tls, `file not found: ${p}`, where);
+  return readFileSync(p, 'utf8');
+}
+
+function native(b: Builder, doc: Obj, file: string): void {
+  const obj = 'native config';
+  validateAgainst('gateway-config', doc, { file, object: obj });
+  for (const [i, l] of ((doc.listeners as Obj[] | undefined) ?? []).entries()) {
+    const where = { file, object: obj, field: `listeners[${i}]` };
+    const tls = (l.tls as Obj[] | undefined)?.map((t, j) => ({
+      hosts: (t.hosts as string[] | undefined) ?? [],
+      cert: pem(t.cert as string, file, { ...where, field: `${where.field}.tls[${j}].cert` }),
+      key: pem(t.key as string, file, { ...where, field: `${where.field}.tls[${j}].key` }),
+    }));
+    b.listeners.push({ name: (l.name as string | undefined) ?? `listener-${b.listeners.length}`, address: (l.address as string | undefined) ?? '0.0.0.0', port: l.port as number, tls });
+  }
+  if (doc.admin) Object.assign(b.admin, doc.admin);
+  if (doc.settings) Object.assign(b.settings, doc.settings);
+  for (const [i, s] of ((doc.services as Obj[] | undefined) ?? []).entries()) {
+    const where = { file, object: obj, field: `services[${i}]` };
+    const port = (s.port as number | undefined) ?? 80;
+    const eps = (s.endpoints as Array<string | Obj>).map((e, j) => {
+      const w = { ...where, field: `${where.field}.endpoints[${j}]` };
+      if (typeof e === 'string') return { ...parseEndpoint(e, w), weight: 1 };
+      return { ...parseEndpoint(e.address as string, w, port), weight: (e.weight as number | undefined) ?? 1 };
+    });
+    const extra: Partial<ModelCluster> = {};
+    for (const k of ['connectTimeoutMs', 'requestTimeoutMs', 'idleTimeoutMs', 'tlsVerify'] as const) if (s[k] !== undefined) (extra as Obj)[k] = s[k];
+    const fqdn = s.name as string;
+    if (b.services.has(fqdn)) throw new ConfigError(CONFIG_CODES.conflict, `service ${fqdn} is defined twice`, where);
+    addService(b, newCluster(fqdn, port, (s.protocol as UpstreamProtocol | undefined) ?? 'http', eps, where, extra));
+  }
+  pendingNativeRoutes.push({ b, doc, file });
+  for (const [i, p] of ((doc.plugins as Obj[] | undefined) ?? []).entries()) {
+    const where = { file, object: `plugin ${p.name as string}`, field: `plugins[${i}]` };
+    const rules = ((p.rules as Obj[] | undefined) ?? []).map((r) => ({ ingress: r.routes as string[] | undefined, domain: r.domains as string[] | undefined, service: r.services as string[] | undefined, config: r.config as Obj | undefined, configDisable: r.configDisable as boolean | undefined }));
+    const built = buildPluginConfig({ defaultConfig: p.config as Obj | undefined, defaultConfigDisable: p.configDisable as boolean | undefined, matchRules: rules }, where);
+    if (!built) continue;
+    b.plugins.push({
+      id: p.name as string,
+      pluginName: (p.pluginName as string | undefined) ?? (p.name as string),
+      url: resolvePluginUrl(p.url as string, file),
+      sha256: p.sha256 as string | undefined,
+      pullPolicy: (p.imagePullPolicy as 'Always' | undefined) ?? 'IfNotPresent',
+      phase: (p.phase as PluginPhase | undefined) ?? 'UNSPECIFIED_PHASE',
+      priority: (p.priority as number | undefined) ?? 0,
+      failStrategy: (p.failStrategy as FailStrategy | undefined) ?? 'FAIL_CLOSE',
+      configuration: built.configuration,
+      scope: built.scope,
+      vmEnv: (p.env as Record<string, string> | undefined) ?? {},
+      source: where,
+    });
+  }
+}
+
+let pendingNativeRoutes: Array<{ b: Builder; doc: Obj; file: string }> = [];
+
+function nativeRoutes(b: Builder, doc: Obj, file: string): void {
+  for (const [i, r] of ((doc.routes as Obj[] | undefined) ?? []).entries()) {
+    const where = { file, object: `route ${r.name as string}`, field: `routes[${i}]` };
+    const refs = (r.backends as Obj[] | undefined) ?? (r.service ? [{ service: r.service }] : []);
+    const backends = refs.map((ref, j) => ({ cluster: resolveCluster(b, ref.service as string, ref.port as number | undefined, { ...where, field: `${where.field}.backends[${j}]` }), weight: (ref.weight as number | undefined) ?? 1 }));
+    if (!backends.length && !r.direct) throw new ConfigError(CONFIG_CODES.schema, 'a route needs a service, backends or direct', where);
+    const pathType = (r.pathType as ModelRoute['path']['type'] | undefined) ?? 'Prefix';
+    const pairs = (o: unknown) => Object.entries((o as Record<string, string> | undefined) ?? {});
+    const mods = (m: Obj | undefined): ModelHeaderMods | undefined => m && { set: pairs(m.set).map(([k, v]) => [k.toLowerCase(), v]), add: pairs(m.add).map(([k, v]) => [k.toLowerCase(), v]), remove: ((m.remove as string[] | undefined) ?? []).map((s) => s.toLowerCase()) };
+    const rw = r.rewrite as Obj | undefined;
+    b.routes.push({
+      name: r.name as string,
+      hosts: (r.hosts as string[] | undefined) ?? [],
+      path: { type: pathType, value: (r.path as string | undefined) ?? '/' },
+      method: r.method as string | undefined,
+      headers: pairs(r.headers).map(([name, value]) => ({ name: name.toLowerCase(), type: 'Exact' as const, value })),
+      query: pairs(r.query).map(([name, value]) => ({ name, type: 'Exact' as const, value })),
+      backends,
+      rewrite: rw && { prefix: rw.prefix as string | undefined, fullPath: rw.path as string | undefined, host: rw.host as string | undefined },
+      requestHeaders: mods(r.requestHeaders as Obj | undefined),
+      responseHeaders: mods(r.responseHeaders as Obj | undefined),
+      timeoutMs: r.timeoutMs as number | undefined,
+      direct: r.direct as ModelRoute['direct'],
+      source: where,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const SCHEMA_OF: Record<string, string> = { Ingress: 'ingress', HTTPRoute: 'httproute', WasmPlugin: 'wasmplugin', McpBridge: 'mcpbridge' };
+
+/** Builds a model from already-parsed documents (the embedded demo config uses this directly). */
+export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOptions = {}): ConfigModel {
+  const b: Builder = {
+    clusters: new Map(), services: new Map(), routes: [], plugins: [], listeners: [], secrets: new Map(), ingressTls: [],
+    settings: { ...DEFAULT_SETTINGS }, admin: { address: opts.adminAddress ?? '127.0.0.1', port: opts.adminPort ?? 15000 },
+  };
+  pendingNativeRoutes = [];
+  const k8s = docs.filter((d) => typeof d.value.kind === 'string');
+  const nativeDocs = docs.filter((d) => typeof d.value.kind !== 'string');
+  const whereOf = (d: ConfigDocument): ConfigLocation => {
+    const meta = (d.value.metadata as Obj | undefined) ?? {};
+    return { file: d.file, object: `${String(d.value.kind)} ${ns(meta)}/${String(meta.name ?? '?')}` };
+  };
+  // Services first (McpBridge, native), then what references them.
+  for (const d of nativeDocs) native(b, d.value, d.file);
+  for (const d of k8s) {
+    const kind = d.value.kind as string;
+    const schema = SCHEMA_OF[kind];
+    if (schema) validateAgainst(schema, d.value, whereOf(d));
+    if (kind === 'McpBridge') mcpBridge(b, d.value, whereOf(d));
+    else if (kind === 'Secret') secret(b, d.value, whereOf(d));
+    else if (!schema) throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Secret are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
+  }
+  for (const p of pendingNativeRoutes) nativeRoutes(p.b, p.doc, p.file);
+  const paths = new Map<string, IngressPath>();
+  const canaries: IngressPath[] = [];
+  for (const d of k8s) {
+    const kind = d.value.kind as string;
+    if (kind === 'Ingress') ingress(b, d.value, whereOf(d), paths, canaries);
+    else if (kind === 'HTTPRoute') httpRoute(b, d.value, whereOf(d));
+    else if (kind === 'WasmPlugin') wasmPlugin(b, d.value, whereOf(d), d.file);
+  }
+  applyCanaries(paths, canaries);
+
+  const ids = new Set<string>();
+  for (const p of b.plugins) {
+    if (ids.has(p.id)) throw new ConfigError(CONFIG_CODES.conflict, `plugin ${p.id} is defined twice`, p.source);
+    ids.add(p.id);
+  }
+  if (b.listeners.length === 0) b.listeners.push({ name: 'http', address: opts.address ?? '0.0.0.0', port: opts.port ?? 8080 });
+  if (b.ingressTls.length) {
+    const certs: ModelCertificate[] = b.ingressTls.map((t) => {
+      const s = b.secrets.get(t.secret);
+      if (!s) throw new ConfigError(CONFIG_CODES.reference, `TLS secret ${t.secret} not found (add a kubernetes.io/tls Secret)`, t.where);
+      return { hosts: t.hosts, cert: s.cert, key: s.key };
+    });
+    const existing = b.listeners.find((l) => l.tls?.length);
+    if (existing) existing.tls!.push(...certs);
+    else b.listeners.push({ name: 'https', address: opts.address ?? '0.0.0.0', port: opts.httpsPort ?? 8443, tls: certs });
+  }
+  for (const l of b.listeners) checkCertificates(l);
+  return {
+    listeners: b.listeners, clusters: [...b.clusters.values()], routes: b.routes,
+    plugins: sortPlugins(b.plugins), settings: b.settings, admin: b.admin, files, version: 0,
+  };
+}
+
+const PHASE_ORDER: Record<PluginPhase, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
+
+/** Chain order: AUTHN, AUTHZ, STATS, then unspecified; within a phase higher priority first; then by id (stable). */
+export function sortPlugins(list: ModelPlugin[]): ModelPlugin[] {
+  return [...list].sort((a, b) => PHASE_ORDER[a.phase] - PHASE_ORDER[b.phase] || b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Reads, validates and translates configuration files and directories. */
+export async function loadConfig(paths: string[], opts: LoadOptions = {}): Promise<ConfigModel> {
+  const files = await listConfigFiles(paths);
+  const docs = await readConfigDocuments(files);
+  return buildModel(docs, files, opts);
+}
+
+/** Path of a `file://` plugin URL. */
+export function fileUrlPath(url: string): string {
+  return fileURLToPath(url);
+}

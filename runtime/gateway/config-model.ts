@@ -1,0 +1,163 @@
+/**
+ * The gateway's compiled configuration: plain, serializable data (it crosses the IPC channel to
+ * worker processes). Kubernetes manifests and the native form both become this model; the data
+ * plane builds its immutable snapshot from it.
+ */
+import type { FailStrategy } from '../host/types.js';
+import type { ConfigLocation } from './errors.js';
+
+/** Upstream protocol. `grpc` is h2c, `grpcs` is h2 over TLS. */
+export type UpstreamProtocol = 'http' | 'https' | 'h2c' | 'h2' | 'grpc' | 'grpcs';
+
+export interface ModelEndpoint {
+  host: string;
+  port: number;
+  /** Relative weight inside the cluster; default 1. */
+  weight: number;
+}
+
+/** One upstream cluster, named as Envoy/Higress name it: `outbound|<port>||<fqdn>`. */
+export interface ModelCluster {
+  name: string;
+  fqdn: string;
+  port: number;
+  protocol: UpstreamProtocol;
+  endpoints: ModelEndpoint[];
+  /** TCP connect timeout; default 5000 ms. */
+  connectTimeoutMs: number;
+  /** Time to wait for response headers; default 15000 ms (0 = none). */
+  requestTimeoutMs: number;
+  /** Idle keep-alive connection lifetime; default 60000 ms. */
+  idleTimeoutMs: number;
+  /** Verify upstream TLS certificates; default true. */
+  tlsVerify: boolean;
+  source?: ConfigLocation;
+}
+
+export type StringMatchType = 'Exact' | 'Prefix' | 'RegularExpression';
+export interface ModelHeaderMatch { name: string; type: 'Exact' | 'RegularExpression'; value: string; invert?: boolean }
+export interface ModelQueryMatch { name: string; type: 'Exact' | 'RegularExpression'; value: string }
+
+export interface WeightedCluster { cluster: string; weight: number }
+
+export interface ModelRewrite {
+  /** Replace the matched path prefix with this (Prefix routes). */
+  prefix?: string;
+  /** Replace the whole path (query kept). */
+  fullPath?: string;
+  /** Regex substitution on the path (`rewrite-target` with regex paths): `$1`.. groups. */
+  regex?: { pattern: string; substitution: string };
+  host?: string;
+}
+
+export interface ModelHeaderMods {
+  set?: Array<[string, string]>;
+  add?: Array<[string, string]>;
+  remove?: string[];
+}
+
+/** A canary split attached to a route (from nginx canary annotations). */
+export interface ModelCanary {
+  /** Request header deciding the canary: `always` → canary, `never` → primary, or equal to `value`. */
+  header?: string;
+  headerValue?: string;
+  headerPattern?: string;
+  /** Percent (0–100) of the remaining traffic sent to the canary. */
+  weight: number;
+  backends: WeightedCluster[];
+  rewrite?: ModelRewrite;
+}
+
+export interface ModelRoute {
+  /** Higress route name `<namespace>/<name>`. */
+  name: string;
+  /** Host names; `*.a.com` wildcards allowed; empty = any host. */
+  hosts: string[];
+  path: { type: StringMatchType; value: string };
+  method?: string;
+  headers: ModelHeaderMatch[];
+  query: ModelQueryMatch[];
+  backends: WeightedCluster[];
+  canary?: ModelCanary;
+  rewrite?: ModelRewrite;
+  requestHeaders?: ModelHeaderMods;
+  responseHeaders?: ModelHeaderMods;
+  /** Per-route request timeout; default the cluster's. */
+  timeoutMs?: number;
+  /** Fixed response instead of proxying (native `direct`), e.g. for health routes. */
+  direct?: { status: number; body: string };
+  source?: ConfigLocation;
+}
+
+export type PluginPhase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';
+
+export interface ModelPlugin {
+  /** Unique id in this config (`<namespace>/<name>` of the WasmPlugin or the native name). */
+  id: string;
+  /** Root id (`pluginName`). */
+  pluginName: string;
+  url: string;
+  sha256?: string;
+  pullPolicy: 'IfNotPresent' | 'Always';
+  phase: PluginPhase;
+  priority: number;
+  failStrategy: FailStrategy;
+  /** JSON text handed to `on_configure` (with `_rules_` as Higress writes it). */
+  configuration: string;
+  vmEnv: Record<string, string>;
+  /** Quick applicability: does a global config exist, and which routes/domains/services have rules. */
+  scope: { global: boolean; routes: string[]; domains: string[]; services: string[]; routePrefixes: string[] };
+  /** Filled by the control plane after fetching. */
+  wasm?: Uint8Array;
+  digest?: string;
+  source?: ConfigLocation;
+}
+
+export interface ModelCertificate { hosts: string[]; cert: string; key: string }
+
+export interface ModelListener {
+  name: string;
+  address: string;
+  port: number;
+  /** PEM certificates (contents, not paths); the first one is the default. Missing = plain h1+h2c. */
+  tls?: ModelCertificate[];
+}
+
+export interface ModelSettings {
+  /** Bytes a plugin may make the gateway buffer per body; default 10 MiB. */
+  bodyBufferLimitBytes: number;
+  /** `stdout` (default), `off`, or a file path. */
+  accessLog: string;
+  /** Add a `via` header; default false. */
+  via: boolean;
+  /** Watchdog limit for a blocked worker event loop; default 3000 ms. */
+  watchdogMs: number;
+  /** Plugin memory limit; default 256 MiB. */
+  pluginMemoryLimitBytes: number;
+}
+
+/** The whole configuration. */
+export interface ConfigModel {
+  listeners: ModelListener[];
+  clusters: ModelCluster[];
+  routes: ModelRoute[];
+  plugins: ModelPlugin[];
+  settings: ModelSettings;
+  admin: { address: string; port: number };
+  /** Files the model was read from (for the watcher and `/config_dump`). */
+  files: string[];
+  version: number;
+}
+
+/** `outbound|<port>||<fqdn>` */
+export function clusterName(port: number, fqdn: string): string {
+  return `outbound|${port}||${fqdn}`;
+}
+
+export const DEFAULT_SETTINGS: ModelSettings = {
+  bodyBufferLimitBytes: 10 * 1024 * 1024,
+  accessLog: 'stdout',
+  via: false,
+  watchdogMs: 3000,
+  pluginMemoryLimitBytes: 256 * 1024 * 1024,
+};

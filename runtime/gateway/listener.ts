@@ -1,0 +1,165 @@
+/**
+ * Downstream listeners. A plain listener serves HTTP/1.1 and h2c on one port (the HTTP/2
+ * connection preface decides); a TLS listener negotiates h2 or http/1.1 by ALPN and picks the
+ * certificate by SNI. WebSocket upgrades (HTTP/1.1) are handed to the upgrade handler.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Duplex } from 'node:stream';
+import type { ModelCertificate, ModelListener } from './config-model.js';
+import type { ConnInfo, DownReq, DownRes } from './proxy.js';
+import { ConfigError, CONFIG_CODES } from './errors.js';
+
+/** Request and upgrade handlers a listener calls. */
+export interface ListenerHandlers {
+  request(req: DownReq, res: DownRes, conn: ConnInfo): void;
+  upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, conn: ConnInfo): void;
+}
+
+let nextConnId = 1;
+const connInfo = new WeakMap<object, ConnInfo>();
+
+function infoOf(socket: net.Socket, tlsOn: boolean): ConnInfo {
+  let info = connInfo.get(socket);
+  if (!info) {
+    info = {
+      id: nextConnId++,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      tls: tlsOn,
+      sni: tlsOn ? ((socket as tls.TLSSocket & { servername?: string }).servername || undefined) : undefined,
+    };
+    connInfo.set(socket, info);
+  }
+  return info;
+}
+
+/** Wraps a socket whose first bytes were already read so `node:http2` sees them (it would otherwise read the handle directly). */
+function replayable(socket: net.Socket): Duplex {
+  const d = new Duplex({
+    read() { socket.resume(); },
+    write(chunk, _enc, cb) { socket.write(chunk, cb); },
+    final(cb) { socket.end(); cb(); },
+    destroy(err, cb) { socket.destroy(err ?? undefined); cb(err); },
+  });
+  socket.on('data', (x) => { if (!d.push(x)) socket.pause(); });
+  socket.on('end', () => d.push(null));
+  socket.on('error', (e) => d.destroy(e));
+  socket.on('close', () => d.destroy());
+  return d;
+}
+
+/** One running listener. */
+export class Listener {
+  readonly model: ModelListener;
+  private readonly server: net.Server;
+  private readonly h1?: http.Server;
+  private readonly h2: http2.Http2Server | http2.Http2SecureServer;
+  private readonly sockets = new Set<net.Socket>();
+  private pendingH2c?: ConnInfo;
+
+  constructor(model: ModelListener, private readonly handlers: ListenerHandlers) {
+    this.model = model;
+    if (model.tls?.length) {
+      const contexts = model.tls.map((c) => ({ cert: c, ctx: tls.createSecureContext({ cert: c.cert, key: c.key }) }));
+      const secure = http2.createSecureServer({
+        allowHTTP1: true,
+        cert: model.tls[0].cert,
+        key: model.tls[0].key,
+        ALPNProtocols: ['h2', 'http/1.1'],
+        SNICallback: (name, cb) => cb(null, pickContext(contexts, name)),
+      });
+      secure.on('request', (req, res) => {
+        const info = infoOf((req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket) as net.Socket, true);
+        handlers.request(req as DownReq, res as DownRes, info);
+      });
+      secure.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => handlers.upgrade(req, socket, head, infoOf(socket, true)));
+      secure.on('secureConnection', (s: tls.TLSSocket) => { this.track(s); infoOf(s, true); });
+      secure.on('session', (sess) => { const sock = sess.socket as unknown as net.Socket; if (sock) infoOf(sock, true); });
+      this.h2 = secure;
+      this.server = secure;
+    } else {
+      const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
+      h1.on('request', (req, res) => handlers.request(req, res, infoOf(req.socket, false)));
+      h1.on('upgrade', (req, socket, head) => handlers.upgrade(req, socket as net.Socket, head, infoOf(socket as net.Socket, false)));
+      const sessionInfo = new WeakMap<http2.Http2Session, ConnInfo>();
+      const h2 = http2.createServer({});
+      h2.on('session', (sess) => { if (this.pendingH2c) sessionInfo.set(sess, this.pendingH2c); this.pendingH2c = undefined; });
+      h2.on('request', (req, res) => {
+        const info = sessionInfo.get(req.stream.session!) ?? { id: 0, remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, tls: false };
+        handlers.request(req, res, info);
+      });
+      this.h1 = h1;
+      this.h2 = h2;
+      this.server = net.createServer((socket) => {
+        this.track(socket);
+        socket.once('data', (chunk) => {
+          socket.pause();
+          socket.unshift(chunk);
+          // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": no HTTP/1 method starts with PRI.
+          if (chunk.length >= 3 && chunk[0] === 0x50 && chunk[1] === 0x52 && chunk[2] === 0x49) {
+            this.pendingH2c = infoOf(socket, false);
+            h2.emit('connection', replayable(socket));
+            this.pendingH2c = undefined;
+          } else {
+            h1.emit('connection', socket);
+          }
+          socket.resume();
+        });
+      });
+    }
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new ConfigError('GW_LISTEN', `cannot listen on ${this.model.address}:${this.model.port}: ${err.message}`, { object: `listener ${this.model.name}` }, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen({ port: this.model.port, host: this.model.address }, () => {
+        this.server.off('error', onError);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo | null)?.port ?? this.model.port;
+  }
+
+  /** Stops accepting; closes idle keep-alive connections now and the rest after `graceMs`. */
+  async close(graceMs = 5000): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.h1?.closeIdleConnections();
+    const timer = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, graceMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+  }
+}
+
+function pickContext(contexts: Array<{ cert: ModelCertificate; ctx: tls.SecureContext }>, name: string): tls.SecureContext {
+  const host = name.toLowerCase();
+  for (const c of contexts) if (c.cert.hosts.some((h) => h.toLowerCase() === host)) return c.ctx;
+  for (const c of contexts) if (c.cert.hosts.some((h) => h.startsWith('*.') && host.endsWith(h.slice(1).toLowerCase()))) return c.ctx;
+  return contexts[0].ctx;
+}
+
+/** Validates certificates up front so a bad key is a config error, not a listener crash. */
+export function checkCertificates(model: ModelListener): void {
+  for (const c of model.tls ?? []) {
+    try {
+      tls.createSecureContext({ cert: c.cert, key: c.key });
+    } catch (err) {
+      throw new ConfigError(CONFIG_CODES.tls, `bad certificate or key for ${c.hosts.join(',') || '(default)'}: ${(err as Error).message}`, { object: `listener ${model.name}`, field: 'tls' }, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The gateway's side of the plugin host (runtime/host): compiles modules once per digest,
+ * creates configured Plugin instances with the gateway's HostEnvironment (logs, http_call to
+ * known clusters, shared data and metrics per process), and builds FilterChains per stream.
+ */
+import { request as undiciRequest } from 'undici';
+import type { HeaderList, HostEnvironment, HttpCallRequest, HttpCallResponse, MetricStore, SharedState, StreamInfo } from '../host/types.js';
+import { MetricRegistry } from '../host/metric-registry.js';
+import { InMemorySharedState } from '../host/shared-state.js';
+import { LogLevel, enumName } from '../../spec/index.js';
+import type { ModelPlugin, ModelSettings } from './config-model.js';
+import { ConfigError, CONFIG_CODES } from './errors.js';
+import type { ChainFactory, ChainLike, PluginLike } from './snapshot.js';
+import type { UpstreamCluster } from './upstream-pool.js';
+
+interface HostModule {
+  PluginModule: { compile(bytes: Uint8Array, source?: string): Promise<unknown> };
+  Plugin: { create(module: unknown, options: Record<string, unknown>): Promise<PluginLike> };
+  FilterChain: new (plugins: PluginLike[], info: StreamInfo) => ChainLike;
+}
+
+let hostModule: Promise<HostModule | undefined> | undefined;
+
+/** Loads runtime/host lazily (it is built in parallel with the gateway; until then plugins cannot run). */
+export function loadHost(): Promise<HostModule | undefined> {
+  hostModule ??= (async () => {
+    try {
+      const spec = '../host/index.js';
+      const m = (await import(spec)) as Partial<HostModule>;
+      return m.PluginModule && m.Plugin && m.FilterChain ? (m as HostModule) : undefined;
+    } catch {
+      return undefined;
+    }
+  })();
+  return hostModule;
+}
+
+/** Resolves a cluster name a plugin passes to `proxy_http_call`. */
+export type ClusterLookup = (name: string) => UpstreamCluster | undefined;
+
+/** Per-process plugin machinery shared by all snapshots. */
+export class PluginRuntime {
+  readonly metrics: MetricRegistry = new MetricRegistry();
+  readonly shared: SharedState = new InMemorySharedState();
+  private readonly modules = new Map<string, Promise<unknown>>();
+  private readonly env: HostEnvironment;
+
+  /** `lookup` resolves http_call clusters against the newest snapshot. */
+  constructor(private readonly lookup: ClusterLookup, logLevel: number = LogLevel.INFO) {
+    this.env = {
+      logLevel,
+      log: (level, name, message) => process.stderr.write(`[${new Date().toISOString()}] [${enumName(LogLevel, level).toLowerCase()}] [plugin ${name}] ${message}\n`),
+      httpCall: (req) => this.httpCall(req),
+      knownCluster: (c) => this.lookup(c) !== undefined,
+      shared: this.shared,
+      metrics: this.metrics as MetricStore,
+    };
+  }
+
+  /** The chain factory for snapshots, or undefined when runtime/host is not available. */
+  async chainFactory(): Promise<ChainFactory | undefined> {
+    const host = await loadHost();
+    if (!host) return undefined;
+    return (plugins, info) => new host.FilterChain(plugins, info);
+  }
+
+  /** Compiles (once per digest) and configures a plugin. Rejects with a ConfigError naming the plugin. */
+  async create(p: ModelPlugin, settings: ModelSettings): Promise<PluginLike> {
+    const host = await loadHost();
+    if (!host) throw new ConfigError(CONFIG_CODES.pluginCompile, 'the plugin host (runtime/host) is not available in this build', { ...p.source, field: 'url' });
+    const key = p.digest ?? p.url;
+    let mod = this.modules.get(key);
+    if (!mod) {
+      mod = host.PluginModule.compile(p.wasm!, p.url);
+      this.modules.set(key, mod);
+      mod.catch(() => this.modules.delete(key));
+    }
+    let compiled: unknown;
+    try {
+      compiled = await mod;
+    } catch (err) {
+      throw new ConfigError(CONFIG_CODES.pluginCompile, `plugin ${p.id} (${p.url}) does not load: ${(err as Error).message}`, { ...p.source, field: 'url' }, { cause: err });
+    }
+    try {
+      return await host.Plugin.create(compiled, {
+        name: p.pluginName || p.id,
+        configuration: p.configuration,
+        failStrategy: p.failStrategy,
+        memoryLimitBytes: settings.pluginMemoryLimitBytes,
+        bodyBufferLimitBytes: settings.bodyBufferLimitBytes,
+        env: { ...this.env, env: p.vmEnv },
+      });
+    } catch (err) {
+      throw new ConfigError(CONFIG_CODES.pluginConfigure, `plugin ${p.id} rejected its configuration: ${(err as Error).message}`, { ...p.source, field: 'spec.defaultConfig' }, { cause: err });
+    }
+  }
+
+  /** Identity of a configured plugin: equal keys may share one instance across snapshots. */
+  static key(p: ModelPlugin, settings: ModelSettings): string {
+    return JSON.stringify([p.digest, p.pluginName || p.id, p.configuration, p.failStrategy, p.vmEnv, settings.pluginMemoryLimitBytes, settings.bodyBufferLimitBytes]);
+  }
+
+  private async httpCall(req: HttpCallRequest): Promise<HttpCallResponse | undefined> {
+    const cluster = this.lookup(req.cluster);
+    const ep = cluster?.pick();
+    if (!cluster || !ep) return undefined;
+    let method = 'GET';
+    let path = '/';
+    const headers: string[] = [];
+    for (const [k, v] of req.headers) {
+      if (k === ':method') method = v;
+      else if (k === ':path') path = v;
+      else if (k === ':authority') headers.push('host', v);
+      else if (k.charCodeAt(0) !== 58) headers.push(k, v);
+    }
+    try {
+      const r = await undiciRequest(`${ep.origin}${path}`, {
+        method: method as 'GET',
+        headers,
+        body: req.body.length ? Buffer.from(req.body) : undefined,
+        headersTimeout: req.timeoutMs || 5000,
+        bodyTimeout: req.timeoutMs || 5000,
+        dispatcher: ep.h1(),
+      });
+      const body = new Uint8Array(await r.body.arrayBuffer());
+      const out: HeaderList = [[':status', String(r.statusCode)]];
+      for (const [k, v] of Object.entries(r.headers)) {
+        if (v === undefined) continue;
+        if (Array.isArray(v)) for (const x of v) out.push([k, x]);
+        else out.push([k, v]);
+      }
+      const trailers: HeaderList = Object.entries(r.trailers ?? {}).map(([k, v]) => [k, String(v)]);
+      return { headers: out, body, trailers };
+    } catch {
+      if (cluster) cluster.errors++;
+      return undefined;
+    }
+  }
+}
+
+/** Finds a cluster by the names plugins use: `outbound|port||fqdn`, `fqdn`, `fqdn:port`, `<name>.static`, `<name>.dns`. */
+export function lookupCluster(clusters: Map<string, UpstreamCluster>, name: string): UpstreamCluster | undefined {
+  const exact = clusters.get(name);
+  if (exact) return exact;
+  const m = /^(.*?)(?::(\d+))?$/.exec(name)!;
+  for (const c of clusters.values()) {
+    if (c.model.fqdn === m[1] && (!m[2] || c.model.port === Number(m[2]))) return c;
+  }
+  return undefined;
+}

@@ -1,0 +1,50 @@
+/**
+ * Fetches plugin modules named by URL. Uses the OCI client's `fetchPlugin` (oci://, file://,
+ * http(s)://, with its digest cache) when it is available, else reads `file://` URLs itself.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, CONFIG_CODES, type ConfigLocation } from './errors.js';
+
+/** A fetched module with its digest (`sha256:<hex>`). */
+export interface PluginBytes { wasm: Uint8Array; digest: string; url: string }
+
+type FetchFn = (url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }) => Promise<PluginBytes>;
+let fetcher: FetchFn | null | undefined;
+
+async function ociFetcher(): Promise<FetchFn | null> {
+  if (fetcher !== undefined) return fetcher;
+  try {
+    const spec = '../oci/plugin-fetcher.js';
+    const mod = (await import(spec)) as { fetchPlugin?: FetchFn };
+    fetcher = mod.fetchPlugin ?? null;
+  } catch {
+    fetcher = null;
+  }
+  return fetcher;
+}
+
+async function readFileUrl(url: string, sha256?: string): Promise<PluginBytes> {
+  const bytes = new Uint8Array(await readFile(fileURLToPath(url)));
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  if (sha256 && digest !== (sha256.startsWith('sha256:') ? sha256 : `sha256:${sha256}`)) {
+    throw new Error(`sha256 mismatch: got ${digest}, expected ${sha256}`);
+  }
+  return { wasm: bytes, digest, url };
+}
+
+/** Fetches one plugin; failures become a ConfigError naming the plugin object and its `url` field. */
+export async function fetchPluginBytes(url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }, where: ConfigLocation | undefined): Promise<PluginBytes> {
+  try {
+    const f = await ociFetcher();
+    if (f) {
+      const r = await f(url, opts);
+      return { wasm: r.wasm, digest: r.digest, url: r.url };
+    }
+    if (url.startsWith('file://')) return await readFileUrl(url, opts.sha256);
+    throw new Error('only file:// plugin URLs can be loaded (the OCI client is not available)');
+  } catch (err) {
+    throw new ConfigError(CONFIG_CODES.pluginFetch, `cannot fetch plugin ${url}: ${(err as Error).message}`, { ...where, field: 'url' }, { cause: err });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Worker processes (`node:cluster`) running the data plane, and the primary's watchdog: each
+ * worker sends a heartbeat from its event loop; a worker silent for longer than the limit (a
+ * plugin stuck in a loop) is killed and replaced, and the replacement gets the current model.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import type { ConfigModel } from './config-model.js';
+import type { DataPlaneTarget } from './control-plane.js';
+import { ConfigError, GatewayError } from './errors.js';
+import type { StatsData } from './stats.js';
+
+/** Messages between primary and workers. */
+export type ToWorker = { type: 'apply'; id: number; model: ConfigModel } | { type: 'stats'; id: number };
+export type FromWorker =
+  | { type: 'beat' }
+  | { type: 'ready' }
+  | { type: 'applied'; id: number; ok: boolean; error?: { code: string; message: string; location?: object } }
+  | { type: 'stats'; id: number; data: StatsData };
+
+/** Heartbeat period of workers. */
+export const BEAT_MS = 100;
+
+interface WorkerState { worker: Worker; lastBeat: number; ready: Promise<void> }
+
+/** A set of worker processes as one data-plane target. */
+export class WorkerPool implements DataPlaneTarget {
+  private readonly workers = new Set<WorkerState>();
+  private nextId = 1;
+  private readonly waiting = new Map<number, (m: FromWorker) => void>();
+  private model?: ConfigModel;
+  private timer?: NodeJS.Timeout;
+  private closing = false;
+  /** Workers replaced because their event loop was blocked. */
+  watchdogKills = 0;
+  /** Workers replaced after an unexpected exit. */
+  crashes = 0;
+
+  constructor(private readonly count: number, private readonly watchdogMs: number) {}
+
+  /** Forks the workers and starts the watchdog. */
+  async start(): Promise<void> {
+    cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), serialization: 'advanced', silent: false });
+    await Promise.all(Array.from({ length: this.count }, () => this.fork().ready));
+    this.timer = setInterval(() => this.check(), Math.min(250, this.watchdogMs / 4));
+    this.timer.unref();
+  }
+
+  private fork(): WorkerState {
+    const worker = cluster.fork();
+    let markReady!: () => void;
+    const state: WorkerState = { worker, lastBeat: Date.now(), ready: new Promise((r) => (markReady = r)) };
+    this.workers.add(state);
+    worker.on('message', (m: FromWorker) => {
+      state.lastBeat = Date.now();
+      if (m.type === 'ready') markReady();
+      else if (m.type === 'applied' || m.type === 'stats') {
+        const w = this.waiting.get(m.id);
+        if (w) { this.waiting.delete(m.id); w(m); }
+      }
+    });
+    worker.on('exit', () => {
+      this.workers.delete(state);
+      if (this.closing) return;
+      if (!(worker as Worker & { killedByWatchdog?: boolean }).killedByWatchdog) this.crashes++;
+      const next = this.fork();
+      // The replacement serves the current model as soon as it is up.
+      if (this.model) {
+        const model = this.model;
+        void next.ready.then(() => this.send(next, { type: 'apply', id: 0, model }).catch(() => undefined));
+      }
+    });
+    return state;
+  }
+
+  private check(): void {
+    const now = Date.now();
+    for (const s of this.workers) {
+      if (now - s.lastBeat > this.watchdogMs && !s.worker.isDead()) {
+        this.watchdogKills++;
+        (s.worker as Worker & { killedByWatchdog?: boolean }).killedByWatchdog = true;
+        s.lastBeat = Infinity;
+        s.worker.process.kill('SIGKILL');
+      }
+    }
+  }
+
+  private send(s: WorkerState, msg: ToWorker): Promise<FromWorker> {
+    const id = this.nextId++;
+    const withId = { ...msg, id } as ToWorker;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, resolve);
+      s.worker.send(withId, (err: Error | null) => { if (err) { this.waiting.delete(id); reject(err); } });
+      s.worker.once('exit', () => { if (this.waiting.delete(id)) reject(new GatewayError('GW_WORKER_EXIT', 'worker exited')); });
+    });
+  }
+
+  /** Applies a model on every worker. Rejects with the first worker's error. */
+  async apply(model: ConfigModel): Promise<void> {
+    const replies = await Promise.all([...this.workers].map(async (s) => { await s.ready; return this.send(s, { type: 'apply', id: 0, model }); }));
+    const bad = replies.find((r) => r.type === 'applied' && !r.ok) as Extract<FromWorker, { type: 'applied' }> | undefined;
+    if (bad) {
+      const e = bad.error!;
+      if (e.location) throw Object.assign(new ConfigError(e.code, '', {}), { message: e.message, location: e.location });
+      throw new GatewayError(e.code, e.message);
+    }
+    this.model = model;
+  }
+
+  async stats(): Promise<StatsData[]> {
+    const out = await Promise.all([...this.workers].map((s) => this.send(s, { type: 'stats', id: 0 }).catch(() => undefined)));
+    const parts = out.filter((m): m is Extract<FromWorker, { type: 'stats' }> => m?.type === 'stats').map((m) => m.data);
+    parts.push({ requests: [], latency: [], upstreamErrors: [], watchdogKills: this.watchdogKills, reloadsOk: 0, reloadsFailed: 0 });
+    return parts;
+  }
+
+  /** Worker process ids (tests use them). */
+  pids(): number[] {
+    return [...this.workers].map((s) => s.worker.process.pid!).filter(Boolean);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.workers].map((s) => new Promise<void>((r) => {
+      if (s.worker.isDead()) return r();
+      s.worker.once('exit', () => r());
+      s.worker.kill('SIGTERM');
+      setTimeout(() => { if (!s.worker.isDead()) s.worker.process.kill('SIGKILL'); }, 3000).unref();
+    })));
+  }
+}
