@@ -50,7 +50,7 @@ Examples:
       for (const f of files) console.log(`  ${f}`);
       console.log(`
 Next:
-  cd ${shown}
+  cd ${/[^\w@%+=:,./-]/.test(shown) ? `'${shown.replace(/'/g, `'\\''`)}'` : shown}
   higress-plugin build     # compile to build/plugin.wasm and package the image
   higress-plugin test      # run test/*.test.js on the emulator
   higress-plugin run       # serve it in a local gateway; edits reload on save`);
