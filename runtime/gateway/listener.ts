@@ -95,7 +95,7 @@ export class Listener {
       });
       this.h1 = h1;
       this.h2 = h2;
-      this.server = net.createServer((socket) => {
+      this.server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
         this.track(socket);
         socket.once('data', (chunk) => {
           socket.pause();

@@ -1,0 +1,196 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+
+type Echo = Awaited<ReturnType<typeof echoServer>>;
+let a: Echo, b: Echo, c: Echo;
+let dir: Awaited<ReturnType<typeof configDir>>;
+let gw: Awaited<ReturnType<typeof gateway>>;
+
+before(async () => {
+  [a, b, c] = await Promise.all([echoServer('a'), echoServer('b'), echoServer('c')]);
+  dir = await configDir();
+  await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
+kind: McpBridge
+metadata: { name: default, namespace: higress-system }
+spec:
+  registries:
+    - { type: static, name: svc-a, domain: "127.0.0.1:${a.port}" }
+    - { type: static, name: svc-b, domain: "127.0.0.1:${b.port}" }
+    - { type: dns, name: svc-c, domain: "localhost", port: ${c.port} }
+`);
+  const ingress = (name: string, host: string, path: string, pathType: string, dest: string, ann: Record<string, string> = {}) => `---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+  annotations:
+    higress.io/destination: "${dest}"
+${Object.entries(ann).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}
+spec:
+  rules:
+    - host: ${host}
+      http:
+        paths:
+          - path: ${path}
+            pathType: ${pathType}
+            backend:
+              resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default }
+`;
+  await dir.write('ingress.yaml', [
+    ingress('shop', 'shop.example.com', '/', 'Prefix', 'svc-a.static:80'),
+    ingress('shop-api', 'shop.example.com', '/api', 'Prefix', 'svc-b.static:80'),
+    ingress('shop-exact', 'shop.example.com', '/exact', 'Exact', 'svc-c.dns'),
+    ingress('wild', '"*.wild.com"', '/', 'Prefix', 'svc-b.static:80'),
+    ingress('canary-main', 'canary.com', '/', 'Prefix', 'svc-a.static:80'),
+    ingress('canary-hdr', 'canary.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-canary', 'nginx.ingress.kubernetes.io/canary-weight': '30' }),
+    ingress('value-main', 'value.com', '/', 'Prefix', 'svc-a.static:80'),
+    ingress('value-canary', 'value.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-user', 'nginx.ingress.kubernetes.io/canary-by-header-value': 'beta' }),
+    ingress('rewrite', 'rw.com', '/app', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/' }),
+    ingress('rewrite-regex', 'rx.com', '/v1(/|$)(.*)', 'ImplementationSpecific', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/api/$2', 'nginx.ingress.kubernetes.io/use-regex': 'true' }),
+    ingress('split', 'split.com', '/', 'Prefix', '75% svc-a.static:80\\n25% svc-b.static:80'),
+  ].join(''));
+  await dir.write('route.yaml', `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: api, namespace: prod }
+spec:
+  hostnames: [api.example.com]
+  rules:
+    - matches:
+        - path: { type: PathPrefix, value: /v2 }
+          headers: [{ name: x-version, value: beta }]
+      backendRefs: [{ name: svc-c.dns, port: ${c.port} }]
+    - matches:
+        - path: { type: PathPrefix, value: /v2 }
+          queryParams: [{ name: debug, value: "1" }]
+      backendRefs: [{ name: svc-b.static, port: 80 }]
+    - matches:
+        - path: { type: PathPrefix, value: /v2 }
+          method: DELETE
+      backendRefs: [{ name: svc-b.static, port: 80 }]
+      filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set: [{ name: x-deleted-by, value: gateway }]
+            remove: [x-secret]
+    - matches:
+        - path: { type: PathPrefix, value: /v2 }
+      backendRefs: [{ name: svc-a.static, port: 80 }]
+      filters:
+        - type: URLRewrite
+          urlRewrite: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /internal } }
+    - matches:
+        - path: { type: Exact, value: /weighted }
+      backendRefs:
+        - { name: svc-a.static, port: 80, weight: 1 }
+        - { name: svc-b.static, port: 80, weight: 1 }
+`);
+  await dir.write('settings.yaml', QUIET);
+  gw = await gateway([dir.dir]);
+});
+
+after(async () => {
+  await gw?.close();
+  await Promise.all([a, b, c].map((s) => s?.close()));
+  await dir?.remove();
+});
+
+test('routes by host and path prefix, longest prefix first, element-wise', async () => {
+  assert.equal((await echo(`${gw.url}/x`, { headers: { host: 'shop.example.com' } })).name, 'a');
+  assert.equal((await echo(`${gw.url}/api/items`, { headers: { host: 'shop.example.com' } })).name, 'b');
+  assert.equal((await echo(`${gw.url}/api`, { headers: { host: 'shop.example.com:8080' } })).name, 'b');
+  assert.equal((await echo(`${gw.url}/apiary`, { headers: { host: 'shop.example.com' } })).name, 'a', '/api must not match /apiary');
+});
+
+test('exact paths match only themselves and reach a dns registry service', async () => {
+  assert.equal((await echo(`${gw.url}/exact`, { headers: { host: 'shop.example.com' } })).name, 'c');
+  assert.equal((await echo(`${gw.url}/exact/more`, { headers: { host: 'shop.example.com' } })).name, 'a');
+});
+
+test('wildcard hosts match subdomains; unknown hosts get 404', async () => {
+  assert.equal((await echo(`${gw.url}/`, { headers: { host: 'x.wild.com' } })).name, 'b');
+  const r = await fetchText(`${gw.url}/`, { headers: { host: 'nothing.com' } });
+  assert.equal(r.status, 404);
+  assert.equal(r.headers['x-gateway-detail'], 'route_not_found');
+});
+
+test('HTTPRoute matches on headers, query parameters and method', async () => {
+  const h = { host: 'api.example.com' };
+  assert.equal((await echo(`${gw.url}/v2/x`, { headers: { ...h, 'x-version': 'beta' } })).name, 'c');
+  assert.equal((await echo(`${gw.url}/v2/x?debug=1`, { headers: h })).name, 'b');
+  const del = await echo(`${gw.url}/v2/x`, { method: 'DELETE', headers: { ...h, 'x-secret': 's' } });
+  assert.equal(del.name, 'b');
+  assert.equal(del.headers['x-deleted-by'], 'gateway');
+  assert.equal(del.headers['x-secret'], undefined);
+  const plain = await echo(`${gw.url}/v2/x?y=2`, { headers: h });
+  assert.equal(plain.name, 'a');
+  assert.equal(plain.url, '/internal/x?y=2', 'ReplacePrefixMatch rewrites the prefix and keeps the query');
+});
+
+test('canary by header: always, never, and weight for the rest', async () => {
+  const h = { host: 'canary.com' };
+  for (let i = 0; i < 5; i++) assert.equal((await echo(`${gw.url}/`, { headers: { ...h, 'x-canary': 'always' } })).name, 'b');
+  for (let i = 0; i < 5; i++) assert.equal((await echo(`${gw.url}/`, { headers: { ...h, 'x-canary': 'never' } })).name, 'a');
+  let canary = 0;
+  const n = 200;
+  for (let i = 0; i < n; i++) if ((await echo(`${gw.url}/`, { headers: h })).name === 'b') canary++;
+  assert.ok(canary > n * 0.15 && canary < n * 0.45, `30% canary weight, got ${canary}/${n}`);
+});
+
+test('canary by header value sends only that value to the canary', async () => {
+  assert.equal((await echo(`${gw.url}/`, { headers: { host: 'value.com', 'x-user': 'beta' } })).name, 'b');
+  assert.equal((await echo(`${gw.url}/`, { headers: { host: 'value.com', 'x-user': 'other' } })).name, 'a');
+  assert.equal((await echo(`${gw.url}/`, { headers: { host: 'value.com' } })).name, 'a');
+});
+
+test('weighted destinations and backendRefs split traffic', async () => {
+  let b75 = 0;
+  for (let i = 0; i < 200; i++) if ((await echo(`${gw.url}/`, { headers: { host: 'split.com' } })).name === 'b') b75++;
+  assert.ok(b75 > 25 && b75 < 80, `25% to b, got ${b75}/200`);
+  const seen = new Set<string>();
+  for (let i = 0; i < 40; i++) seen.add((await echo(`${gw.url}/weighted`, { headers: { host: 'api.example.com' } })).name!);
+  assert.deepEqual([...seen].sort(), ['a', 'b']);
+});
+
+test('rewrite-target replaces a prefix, or applies regex groups', async () => {
+  assert.equal((await echo(`${gw.url}/app/page?q=1`, { headers: { host: 'rw.com' } })).url, '/page?q=1');
+  assert.equal((await echo(`${gw.url}/app`, { headers: { host: 'rw.com' } })).url, '/');
+  assert.equal((await echo(`${gw.url}/v1/users/7`, { headers: { host: 'rx.com' } })).url, '/api/users/7');
+});
+
+test('proxy headers: x-forwarded-*, x-request-id kept or generated, hop-by-hop stripped', async () => {
+  const raw = await new Promise<string>((resolve, reject) => {
+    const req = http.request(`${gw.url}/x`, { headers: { host: 'shop.example.com', 'x-forwarded-for': '10.0.0.1', 'x-request-id': 'abc', connection: 'keep-alive, x-drop', 'x-drop': '1', 'proxy-authorization': 'secret' } }, (res) => {
+      let t = '';
+      res.on('data', (d) => (t += d));
+      res.on('end', () => resolve(JSON.stringify({ ...JSON.parse(t), respHeaders: res.headers })));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const r = JSON.parse(raw) as { headers: Record<string, string>; respHeaders: Record<string, string> };
+  assert.equal(r.headers['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
+  assert.equal(r.headers['x-forwarded-proto'], 'http');
+  assert.equal(r.headers['x-forwarded-host'], 'shop.example.com');
+  assert.equal(r.headers['x-request-id'], 'abc');
+  assert.equal(r.headers['x-drop'], undefined);
+  assert.equal(r.headers['proxy-authorization'], undefined);
+  assert.equal(r.headers.host, 'shop.example.com');
+  assert.notEqual(r.respHeaders['keep-alive'], 'timeout=5', 'the upstream keep-alive header is not forwarded');
+  const g = await echo(`${gw.url}/x`, { headers: { host: 'shop.example.com' } });
+  assert.match(g.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+});
+
+test('admin API reports routes with Higress names and cluster names', async () => {
+  const dump = JSON.parse((await fetchText(`${gw.admin}/config_dump`)).text);
+  const names = new Set(dump.routes.map((r: { name: string }) => r.name));
+  assert.ok(names.has('default/shop') && names.has('prod/api'));
+  const clusters = dump.clusters.map((c: { name: string }) => c.name);
+  assert.ok(clusters.includes('outbound|80||svc-a.static'));
+  assert.ok(clusters.includes(`outbound|${c.port}||svc-c.dns`));
+  assert.equal((await fetchText(`${gw.admin}/ready`)).status, 200);
+  const prom = (await fetchText(`${gw.admin}/stats/prometheus`)).text;
+  assert.match(prom, /gateway_requests_total\{route="default\/shop",status="200"\} \d+/);
+});
