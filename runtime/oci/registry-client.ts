@@ -86,10 +86,26 @@ export class Repository {
     } else if (res.status === 403) hint = `access to ${this.name} denied`;
     else if (res.status === 404) hint = errors.some((e) => e.code === 'NAME_UNKNOWN') ? `repository ${this.name} does not exist` : `${what} not found in ${this.name}`;
     else hint = `${what} in ${this.name}`;
+    // Distribution answers MANIFEST_UNKNOWN for a manifest of a repository that does not exist;
+    // the tag list tells the two apart (NAME_UNKNOWN), which is the error a user can act on.
+    if (res.status === 404 && isManifestPath(req.url) && !errors.some((e) => e.code === 'NAME_UNKNOWN') && (await this.repositoryMissing())) {
+      errors.unshift({ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' });
+      hint = `repository ${this.name} does not exist`;
+    }
     if (req.method === 'HEAD' && res.status === 404 && errors.length === 0) {
       errors.push({ code: isManifestPath(req.url) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', message: `${what} unknown` });
     }
     throw new ErrorResponse(req.method, req.url, res.status, errors, hint);
+  }
+
+  private async repositoryMissing(): Promise<boolean> {
+    try {
+      const res = await this.request({ method: 'GET', url: `${this.base}/tags/list?n=1` }, ['pull']);
+      const body = (await readBody(res, 1 << 20).catch(() => Buffer.alloc(0))).toString('utf8');
+      return res.status === 404 && parseErrorBody(body).some((e) => e.code === 'NAME_UNKNOWN');
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -24,3 +24,39 @@ export function miniWasm(): Promise<Buffer> {
 export function tempDir(prefix = 'hp-oci-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+import { spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
+
+/** Result of a CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `higress-plugin <args>` as a child process (async, so in-process servers keep serving)
+ * with HOME and DOCKER_CONFIG pointed at an empty temp dir unless `env` overrides them.
+ */
+export function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  const home = tempDir('hp-home-');
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), HIGRESS_PLUGIN_REGISTRY_USERNAME: '', HIGRESS_PLUGIN_REGISTRY_PASSWORD: '', ...options.env };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'higress-plugin.js'), ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A copy of the mini fixture project in a temp dir (builds write into it). */
+export function miniProject(): string {
+  const dir = join(tempDir('hp-proj-'), 'mini');
+  cpSync(MINI_DIR, dir, { recursive: true, filter: (src) => !/[\\/](build|dist|node_modules)$/.test(src) });
+  return dir;
+}
