@@ -101,6 +101,19 @@ export interface SharedState {
   get(key: string): { value: Uint8Array; cas: number } | undefined;
   /** cas 0 = unconditional. Returns false on CAS mismatch. */
   set(key: string, value: Uint8Array, cas: number): boolean;
+  /** Registers (or re-owns) the queue `name` of VM id `vmId`; returns its id. Added by the host. */
+  registerQueue(vmId: string, name: string, owner: SharedQueueOwner): number;
+  /** Id of a registered queue, undefined when none. */
+  resolveQueue(vmId: string, name: string): number | undefined;
+  /** Appends to a queue and notifies its owner (asynchronously). False when no such queue. */
+  enqueue(id: number, value: Uint8Array): boolean;
+  /** Takes the oldest item: undefined = no such queue, `{}` = queue empty. */
+  dequeue(id: number): { value?: Uint8Array } | undefined;
+}
+
+/** The root context that registered a shared queue: told when an item arrives. */
+export interface SharedQueueOwner {
+  queueReady(queueId: number): void;
 }
 
 /** A plugin-defined metric, as the gateway exports it. */

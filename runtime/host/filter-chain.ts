@@ -1,0 +1,633 @@
+/**
+ * One HTTP stream through an ordered list of plugins, with Envoy's filter-chain semantics:
+ * request callbacks in order, response callbacks in reverse; a non-zero action stops iteration at
+ * that plugin until it continues (`proxy_continue_stream`), closes the stream or answers locally.
+ * Header status 1 (StopIteration) still lets body data reach that plugin, and a Continue from its
+ * body callback releases the headers (Envoy's behaviour); higher statuses hold everything. A body
+ * callback that stops makes the chain buffer and call it again with the grown buffer.
+ *
+ * Phase calls of one direction are served in order; each resolves when its input has come to
+ * rest: released downstream, buffered by a plugin waiting for more data, or answered locally.
+ */
+import { WasmResult } from '../../spec/index.js';
+import type { HeaderList, LocalResponse, PhaseResult, StreamInfo } from './types.js';
+import type { Plugin, VmUser } from './plugin.js';
+import type { StreamPort } from './stream-port.js';
+import { FAILED, type Context, type Vm } from './vm.js';
+
+const { OK, BAD_ARGUMENT } = WasmResult;
+const EMPTY = new Uint8Array(0);
+const REQUEST = 0;
+const RESPONSE = 1;
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** One plugin's part in one stream; the StreamPort its host calls reach. */
+class Slot implements StreamPort, VmUser {
+  vm: Vm | undefined;
+  ctx: Context | undefined;
+  /** Skipped for the rest of the stream (FAIL_OPEN after a failure). */
+  open = false;
+  /** proxy_continue_stream requested, per direction. */
+  readonly cont = [false, false];
+  readonly properties: Map<string, Uint8Array>;
+
+  constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {
+    this.properties = chain.properties;
+  }
+
+  get info(): StreamInfo { return this.chain.info; }
+
+  map(t: number): HeaderList | undefined { return this.chain.mapFor(t); }
+  mapWritable(t: number): boolean { return this.chain.mapWritable(t); }
+  body(t: number): Uint8Array | undefined { return this.chain.bodyFor(this, t); }
+  setBody(t: number, bytes: Uint8Array): boolean { return this.chain.setBodyFor(this, t, bytes); }
+
+  continueStream(streamType: number): number {
+    if (streamType !== REQUEST && streamType !== RESPONSE) return BAD_ARGUMENT;
+    this.cont[streamType] = true;
+    this.chain.kick();
+    return OK;
+  }
+
+  closeStream(streamType: number): number {
+    if (streamType !== REQUEST && streamType !== RESPONSE) return BAD_ARGUMENT;
+    this.chain.requestClose(this);
+    return OK;
+  }
+
+  sendLocalResponse(r: LocalResponse): number { return this.chain.requestLocal(this, r); }
+
+  vmFailed(vm: Vm): void {
+    if (vm === this.vm) this.chain.kick();
+  }
+}
+
+type Call =
+  | { kind: 'headers'; headers: HeaderList; eos: boolean; resolve: (r: PhaseResult) => void }
+  | { kind: 'data'; data: Uint8Array; eos: boolean; resolve: (r: PhaseResult) => void }
+  | { kind: 'trailers'; trailers: HeaderList; resolve: (r: PhaseResult) => void };
+
+/** One direction of the stream: where headers, data and trailers are in the plugin order. */
+class Pipe {
+  order: Slot[] = [];
+  headers: HeaderList = [];
+  headersEos = false;
+  /** -1 = headers not arrived; order.length = released. */
+  headersAt = -1;
+  /** 0 none, 1 StopIteration (body still delivered), 2 stop all. */
+  headersStop = 0;
+  headersReported = false;
+  bufs: Uint8Array[] = [];
+  eosAt: boolean[] = [];
+  bodyStopped: boolean[] = [];
+  lastLen: number[] = [];
+  lastEos: boolean[] = [];
+  trailers: HeaderList | undefined;
+  trailersAt = -1;
+  trailersStopped = false;
+  trailersReported = false;
+  out: Uint8Array = EMPTY;
+  outEos = false;
+  queue: Call[] = [];
+
+  constructor(readonly dir: 0 | 1) {}
+
+  reset(order: Slot[]): void {
+    const n = order.length;
+    this.order = order;
+    this.bufs = new Array(n).fill(EMPTY);
+    this.eosAt = new Array(n).fill(false);
+    this.bodyStopped = new Array(n).fill(false);
+    this.lastLen = new Array(n).fill(0);
+    this.lastEos = new Array(n).fill(false);
+    this.headersAt = -1;
+    this.headersStop = 0;
+    this.trailersAt = -1;
+    this.trailersStopped = false;
+    this.out = EMPTY;
+    this.outEos = false;
+  }
+
+  pending(i: number): boolean { return this.bufs[i]!.length > 0 || this.eosAt[i]!; }
+
+  /** Moves data held at position i to the next position (or out). */
+  pass(i: number): void {
+    const data = this.bufs[i]!;
+    const eos = this.eosAt[i]!;
+    this.bufs[i] = EMPTY;
+    this.eosAt[i] = false;
+    this.bodyStopped[i] = false;
+    if (i + 1 >= this.order.length) {
+      this.out = concat(this.out, data);
+      if (eos) this.outEos = true;
+    } else {
+      this.bufs[i + 1] = concat(this.bufs[i + 1]!, data);
+      if (eos) this.eosAt[i + 1] = true;
+    }
+  }
+
+  /** True when some held input waits on a plugin action (not just on more data). */
+  hardPaused(): boolean {
+    const n = this.order.length;
+    if (this.headersAt >= 0 && this.headersAt < n && this.headersStop !== 0) {
+      if (this.headersStop === 2 || this.headersEos) return true;
+    }
+    for (let i = 0; i < n; i++) if (this.bodyStopped[i] && this.eosAt[i]) return true;
+    for (let i = 0; i < n; i++) if (this.pending(i) && i === this.headersAt && this.headersStop === 2) return true;
+    if (this.trailersAt >= 0 && this.trailersAt < n) return true;
+    return false;
+  }
+}
+
+/** One HTTP stream through an ordered list of plugins. See the module comment for semantics. */
+export class FilterChain {
+  /** Stream facts; the proxy updates `responseCode`, `upstreamAddress`... as it learns them. */
+  info: StreamInfo;
+  /** Values plugins set with `proxy_set_property` on this stream. */
+  readonly properties = new Map<string, Uint8Array>();
+  /** True when some plugin exports `proxy_on_request_body` (else the proxy may stream the body past the chain). */
+  readonly wantsRequestBody: boolean;
+  /** True when some plugin exports `proxy_on_response_body`. */
+  readonly wantsResponseBody: boolean;
+  private readonly slots: Slot[];
+  private readonly req = new Pipe(REQUEST);
+  private readonly resp = new Pipe(RESPONSE);
+  private terminal: PhaseResult | undefined;
+  private local: { slot: Slot; response: LocalResponse; dir: number } | undefined;
+  private inLocalPath = false;
+  private localBase: LocalResponse | undefined;
+  private closeBy: Slot | undefined;
+  private pumping = false;
+  private kicked = false;
+  private finished = false;
+
+  /** Creates the stream: one stream context per plugin (`proxy_on_context_create(ctx, root)`). */
+  constructor(plugins: Plugin[], info: StreamInfo) {
+    this.info = info;
+    this.slots = plugins.map((p, i) => new Slot(this, p, i));
+    this.wantsRequestBody = plugins.some((p) => p.module.has('proxy_on_request_body'));
+    this.wantsResponseBody = plugins.some((p) => p.module.has('proxy_on_response_body'));
+    this.req.reset(this.slots);
+    this.resp.reset([...this.slots].reverse());
+    for (const slot of this.slots) {
+      if (this.terminal) break;
+      const vm = slot.plugin.acquire(slot);
+      if (!vm) {
+        this.fail(slot, RESPONSE);
+        continue;
+      }
+      slot.vm = vm;
+      slot.ctx = vm.newContext(slot);
+      if (vm.call('proxy_on_context_create', vm.exports.contextCreate, slot.ctx, vm.root.id) === FAILED && vm.failure) this.fail(slot, REQUEST);
+    }
+  }
+
+  // --- public phases ------------------------------------------------------------------------
+
+  requestHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
+    return this.enqueue(this.req, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+  }
+  requestData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
+    return this.enqueue(this.req, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+  }
+  requestTrailers(trailers: HeaderList): Promise<PhaseResult> {
+    return this.enqueue(this.req, { kind: 'trailers', trailers, resolve: undefined! });
+  }
+  responseHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
+    return this.enqueue(this.resp, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+  }
+  responseData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
+    return this.enqueue(this.resp, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+  }
+  responseTrailers(trailers: HeaderList): Promise<PhaseResult> {
+    return this.enqueue(this.resp, { kind: 'trailers', trailers, resolve: undefined! });
+  }
+
+  /** Request headers as the plugins left them. */
+  get requestHeadersList(): HeaderList { return this.req.headers; }
+  /** Response headers as the plugins left them (the local response's while one is being sent). */
+  get responseHeadersList(): HeaderList { return this.resp.headers; }
+  /** The terminal outcome (local response or reset), once there is one. */
+  get outcome(): PhaseResult | undefined { return this.terminal; }
+
+  /** Stream ended (completed, reset or errored): on_done, on_log, on_delete for each plugin context. Idempotent. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const slot of this.slots) {
+      const vm = slot.vm;
+      const ctx = slot.ctx;
+      if (!vm) continue;
+      if (ctx && !vm.failure) {
+        vm.call('proxy_on_done', vm.exports.done, ctx);
+        vm.call('proxy_on_log', vm.exports.log, ctx);
+        vm.call('proxy_on_delete', vm.exports.delete, ctx);
+      }
+      if (ctx) vm.contexts.delete(ctx.id);
+      slot.plugin.release(vm, slot);
+      slot.vm = undefined;
+    }
+    const done: PhaseResult = this.terminal ?? { kind: 'reset', reason: 'stream finished' };
+    for (const pipe of [this.req, this.resp]) {
+      for (const c of pipe.queue.splice(0)) c.resolve(done);
+    }
+  }
+
+  // --- port services (called by Slot) -------------------------------------------------------
+
+  /** @internal */
+  mapFor(t: number): HeaderList | undefined {
+    switch (t) {
+      case 0: return this.req.headersAt >= 0 ? this.req.headers : undefined;
+      case 1: return this.req.trailers;
+      case 2: return this.resp.headersAt >= 0 ? this.resp.headers : undefined;
+      case 3: return this.resp.trailers;
+    }
+    return undefined;
+  }
+
+  /** @internal */
+  mapWritable(t: number): boolean {
+    if (this.finished) return false;
+    switch (t) {
+      case 0: return this.req.headersAt >= 0 && !this.req.headersReported;
+      case 1: return this.req.trailers !== undefined && !this.req.trailersReported;
+      case 2: return this.resp.headersAt >= 0 && !this.resp.headersReported;
+      case 3: return this.resp.trailers !== undefined && !this.resp.trailersReported;
+    }
+    return false;
+  }
+
+  /** @internal */
+  bodyFor(slot: Slot, t: number): Uint8Array | undefined {
+    const pipe = t === 0 ? this.req : t === 1 ? this.resp : undefined;
+    if (!pipe || pipe.headersAt < 0) return undefined;
+    const i = pipe.order.indexOf(slot);
+    return i < 0 ? undefined : pipe.bufs[i];
+  }
+
+  /** @internal */
+  setBodyFor(slot: Slot, t: number, bytes: Uint8Array): boolean {
+    const pipe = t === 0 ? this.req : t === 1 ? this.resp : undefined;
+    if (!pipe || pipe.headersAt < 0) return false;
+    const i = pipe.order.indexOf(slot);
+    if (i < 0) return false;
+    pipe.bufs[i] = bytes;
+    return true;
+  }
+
+  /** @internal */
+  requestClose(slot: Slot): void {
+    if (!this.closeBy) this.closeBy = slot;
+    this.kick();
+  }
+
+  /** @internal */
+  requestLocal(slot: Slot, response: LocalResponse): number {
+    if (this.finished || this.terminal || this.inLocalPath) return BAD_ARGUMENT;
+    if (this.resp.headersReported) return BAD_ARGUMENT;
+    if (!this.local) this.local = { slot, response, dir: this.resp.order.includes(slot) && this.resp.headersAt >= 0 ? RESPONSE : REQUEST };
+    this.kick();
+    return OK;
+  }
+
+  /** Schedules a pump (after the current callback returns). @internal */
+  kick(): void {
+    if (this.kicked || this.finished) return;
+    this.kicked = true;
+    queueMicrotask(() => {
+      this.kicked = false;
+      this.run();
+    });
+  }
+
+  // --- engine -------------------------------------------------------------------------------
+
+  private enqueue(pipe: Pipe, call: Call): Promise<PhaseResult> {
+    return new Promise<PhaseResult>((resolve) => {
+      call.resolve = resolve;
+      if (this.finished) return resolve(this.terminal ?? { kind: 'reset', reason: 'stream finished' });
+      if (this.terminal) return resolve(this.terminal);
+      pipe.queue.push(call);
+      if (pipe.queue.length === 1) this.accept(pipe, call);
+      this.run();
+    });
+  }
+
+  /** Feeds a call's input into its pipe. */
+  private accept(pipe: Pipe, call: Call): void {
+    if (call.kind === 'headers') {
+      if (pipe.headersAt >= 0 && !(pipe === this.resp && this.inLocalPath)) return;
+      pipe.headers = call.headers.slice();
+      pipe.headersEos = call.eos;
+      pipe.headersAt = 0;
+    } else if (call.kind === 'data') {
+      pipe.bufs[0] = concat(pipe.bufs[0] ?? EMPTY, call.data);
+      if (call.eos) pipe.eosAt[0] = true;
+    } else {
+      pipe.trailers = call.trailers.slice();
+      pipe.trailersAt = 0;
+    }
+  }
+
+  private run(): void {
+    if (this.pumping || this.finished) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        let progressed = false;
+        if (!this.terminal) {
+          if (this.inLocalPath) progressed = this.step(this.resp);
+          else progressed = this.step(this.req) || this.step(this.resp);
+        }
+        if (this.checkIntents()) progressed = true;
+        if (this.settle()) progressed = true;
+        if (!progressed) break;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Acts on close / local-response requests; true if one was acted on. */
+  private checkIntents(): boolean {
+    if (this.terminal) return false;
+    if (this.closeBy) {
+      this.end({ kind: 'reset', reason: `closed by plugin ${this.closeBy.plugin.name}` });
+      return true;
+    }
+    if (this.local && !this.inLocalPath) {
+      this.startLocal();
+      return true;
+    }
+    return false;
+  }
+
+  /** Runs at most one callback or state change in `pipe`; true if something moved. */
+  private step(pipe: Pipe): boolean {
+    const n = pipe.order.length;
+    const order = pipe.order;
+    const dir = pipe.dir;
+    if (this.closeBy || (this.local && !this.inLocalPath)) return false;
+    // Headers.
+    const h = pipe.headersAt;
+    if (h >= 0 && h < n) {
+      const slot = order[h]!;
+      if (pipe.headersStop === 0) {
+        const r = this.callHeaders(pipe, slot);
+        if (r === FAILED) return this.afterFailure(slot, pipe);
+        if (this.terminal) return true;
+        if (r === 0) pipe.headersAt++;
+        else if (slot.cont[dir]) { slot.cont[dir] = false; pipe.headersAt++; }
+        else pipe.headersStop = r === 1 && !pipe.headersEos ? 1 : 2;
+        return true;
+      }
+      if (slot.open || slot.cont[dir]) {
+        slot.cont[dir] = false;
+        pipe.headersStop = 0;
+        pipe.headersAt++;
+        return true;
+      }
+      if (slot.vm?.failure) return this.afterFailure(slot, pipe);
+    }
+    // Body.
+    const limit = Math.min(pipe.headersAt, n - 1);
+    for (let i = 0; i <= limit; i++) {
+      if (!pipe.pending(i)) continue;
+      if (i === pipe.headersAt && pipe.headersStop !== 1) continue;
+      const slot = order[i]!;
+      if (pipe.bodyStopped[i]) {
+        if (slot.open || slot.cont[dir]) {
+          slot.cont[dir] = false;
+          this.release(pipe, i);
+          return true;
+        }
+        if (slot.vm?.failure) return this.afterFailure(slot, pipe);
+        if (pipe.bufs[i]!.length === pipe.lastLen[i] && pipe.eosAt[i] === pipe.lastEos[i]) continue;
+        if (pipe.trailersAt === i) continue; // trailers arrived: the plugin hears about them next
+      }
+      const r = this.callBody(pipe, slot, i);
+      if (r === FAILED) return this.afterFailure(slot, pipe);
+      if (this.terminal) return true;
+      if (r === 0 || slot.cont[dir]) {
+        slot.cont[dir] = false;
+        this.release(pipe, i);
+      } else {
+        pipe.bodyStopped[i] = true;
+        pipe.lastLen[i] = pipe.bufs[i]!.length;
+        pipe.lastEos[i] = pipe.eosAt[i]!;
+      }
+      return true;
+    }
+    // Trailers.
+    const t = pipe.trailersAt;
+    if (t >= 0 && t < n && pipe.headersAt > t && !(pipe.bufs[t]!.length > 0 && !pipe.bodyStopped[t])) {
+      const slot = order[t]!;
+      if (!pipe.trailersStopped) {
+        const r = this.callTrailers(pipe, slot);
+        if (r === FAILED) return this.afterFailure(slot, pipe);
+        if (this.terminal) return true;
+        if (r === 0 || slot.cont[dir]) {
+          slot.cont[dir] = false;
+          pipe.pass(t);
+          pipe.trailersAt++;
+        } else pipe.trailersStopped = true;
+        return true;
+      }
+      if (slot.open || slot.cont[dir]) {
+        slot.cont[dir] = false;
+        pipe.trailersStopped = false;
+        pipe.pass(t);
+        pipe.trailersAt++;
+        return true;
+      }
+      if (slot.vm?.failure) return this.afterFailure(slot, pipe);
+    }
+    // A continue that found nothing stopped is spent.
+    for (const s of order) s.cont[dir] = false;
+    return false;
+  }
+
+  /** Body at i continues: if the headers were held there by StopIteration, they go first. */
+  private release(pipe: Pipe, i: number): void {
+    if (pipe.headersAt === i && pipe.headersStop !== 0) {
+      pipe.headersStop = 0;
+      pipe.headersAt++;
+    }
+    pipe.pass(i);
+  }
+
+  private callHeaders(pipe: Pipe, slot: Slot): number {
+    const vm = slot.vm;
+    if (slot.open) return 0;
+    if (!vm || !slot.ctx) return FAILED;
+    const fn = pipe.dir === REQUEST ? vm.exports.requestHeaders : vm.exports.responseHeaders;
+    if (!fn) return vm.failure ? FAILED : 0;
+    slot.cont[pipe.dir] = false;
+    const eos = pipe.headersEos ? 1 : 0;
+    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_headers' : 'proxy_on_response_headers', fn, slot.ctx, pipe.headers.length, eos);
+  }
+
+  private callBody(pipe: Pipe, slot: Slot, i: number): number {
+    const vm = slot.vm;
+    if (slot.open) return 0;
+    if (!vm || !slot.ctx) return FAILED;
+    const fn = pipe.dir === REQUEST ? vm.exports.requestBody : vm.exports.responseBody;
+    if (!fn) return vm.failure ? FAILED : 0;
+    slot.cont[pipe.dir] = false;
+    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_body' : 'proxy_on_response_body', fn, slot.ctx, pipe.bufs[i]!.length, pipe.eosAt[i] ? 1 : 0);
+  }
+
+  private callTrailers(pipe: Pipe, slot: Slot): number {
+    const vm = slot.vm;
+    if (slot.open) return 0;
+    if (!vm || !slot.ctx) return FAILED;
+    const fn = pipe.dir === REQUEST ? vm.exports.requestTrailers : vm.exports.responseTrailers;
+    if (!fn) return vm.failure ? FAILED : 0;
+    slot.cont[pipe.dir] = false;
+    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_trailers' : 'proxy_on_response_trailers', fn, slot.ctx, pipe.trailers!.length);
+  }
+
+  /** Applies the plugin's fail strategy; true (the state changed). */
+  private afterFailure(slot: Slot, pipe: Pipe): boolean {
+    this.fail(slot, pipe.dir);
+    return true;
+  }
+
+  private fail(slot: Slot, dir: number): void {
+    if (slot.open) return;
+    if (slot.plugin.failStrategy === 'FAIL_OPEN' || this.inLocalPath) {
+      slot.open = true;
+      return;
+    }
+    if (this.resp.headersReported || (dir === RESPONSE && this.resp.headersReported)) {
+      this.end({ kind: 'reset', reason: `plugin ${slot.plugin.name} failed` });
+      return;
+    }
+    this.end({ kind: 'local', response: failureResponse(503, `plugin ${slot.plugin.name} failed`, `wasm_fail_stream:${slot.plugin.name}`) });
+  }
+
+  /** Sends the pending local response back through the response callbacks of the plugins before its sender. */
+  private startLocal(): void {
+    const { slot, response, dir } = this.local!;
+    const path = dir === REQUEST ? this.slots.slice(0, slot.index).reverse() : [];
+    this.inLocalPath = true;
+    this.localBase = response;
+    const resp = this.resp;
+    for (const c of resp.queue.splice(0)) this.pendingLocalWaiters.push(c);
+    resp.reset(path);
+    resp.headersReported = false;
+    resp.trailers = undefined;
+    resp.headers = [[':status', String(response.status)], ...response.headers];
+    resp.headersEos = response.body.length === 0;
+    resp.headersAt = 0;
+    if (path.length === 0) {
+      // Nothing to pass through: out = the response itself.
+      resp.out = response.body;
+      resp.outEos = true;
+    } else if (response.body.length > 0) {
+      resp.bufs[0] = response.body;
+      resp.eosAt[0] = true;
+    }
+  }
+
+  private pendingLocalWaiters: Call[] = [];
+
+  private end(result: PhaseResult): void {
+    if (this.terminal) return;
+    this.terminal = result;
+    for (const pipe of [this.req, this.resp]) for (const c of pipe.queue.splice(0)) c.resolve(result);
+    for (const c of this.pendingLocalWaiters.splice(0)) c.resolve(result);
+  }
+
+  /** Resolves calls whose input has come to rest; true if a queued call was started. */
+  private settle(): boolean {
+    if (this.terminal) {
+      this.end(this.terminal);
+      return false;
+    }
+    if (this.inLocalPath) {
+      const resp = this.resp;
+      const n = resp.order.length;
+      const bodyDone = resp.headersEos || resp.outEos;
+      if (resp.headersAt >= n && bodyDone) {
+        let status = this.localBase!.status;
+        const headers: HeaderList = [];
+        for (const [k, v] of resp.headers) {
+          if (k === ':status') status = Number(v) || status;
+          else headers.push([k, v]);
+        }
+        this.end({ kind: 'local', response: { ...this.localBase!, status, headers, body: resp.out } });
+      }
+      return false;
+    }
+    let started = false;
+    for (const pipe of [this.req, this.resp]) {
+      const call = pipe.queue[0];
+      if (!call) continue;
+      const limit = this.overLimit(pipe);
+      if (limit) {
+        this.end(limit);
+        return false;
+      }
+      if (!this.callDone(pipe, call)) continue;
+      pipe.queue.shift();
+      const result: { kind: 'continue'; headers?: HeaderList; data?: Uint8Array } = { kind: 'continue' };
+      if (pipe.headersAt >= pipe.order.length && !pipe.headersReported) {
+        pipe.headersReported = true;
+        result.headers = pipe.headers;
+      }
+      if (call.kind !== 'headers' || pipe.out.length > 0) {
+        result.data = pipe.out;
+        pipe.out = EMPTY;
+      }
+      if (call.kind === 'trailers') pipe.trailersReported = true;
+      call.resolve(result);
+      const next = pipe.queue[0];
+      if (next) {
+        this.accept(pipe, next);
+        started = true;
+      }
+    }
+    return started;
+  }
+
+  private callDone(pipe: Pipe, call: Call): boolean {
+    const n = pipe.order.length;
+    if (call.kind === 'headers') {
+      return pipe.headersAt >= n || (pipe.headersStop === 1 && !pipe.headersEos);
+    }
+    if (call.kind === 'trailers') return pipe.trailersAt >= n;
+    return !pipe.hardPaused();
+  }
+
+  private overLimit(pipe: Pipe): PhaseResult | undefined {
+    const max = Math.min(...this.slots.map((s) => s.plugin.bodyBufferLimitBytes));
+    for (const b of pipe.bufs) {
+      if (b.length > max) {
+        if (pipe.dir === REQUEST) return { kind: 'local', response: failureResponse(413, 'Payload Too Large', 'request_payload_too_large') };
+        if (this.resp.headersReported) return { kind: 'reset', reason: 'response body over the buffer limit' };
+        return { kind: 'local', response: failureResponse(500, 'Internal Server Error', 'response_payload_too_large') };
+      }
+    }
+    return undefined;
+  }
+}
+
+function failureResponse(status: number, text: string, details: string): LocalResponse {
+  return {
+    status,
+    headers: [['content-type', 'text/plain']],
+    body: new TextEncoder().encode(`${text}\n`),
+    details,
+    grpcStatus: -1,
+  };
+}

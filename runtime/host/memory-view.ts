@@ -1,0 +1,127 @@
+/**
+ * Bounds-checked access to a plugin's linear memory. Views are cached and refreshed only when
+ * `memory.buffer` changes (memory.grow detaches the old buffer). Every pointer from the plugin
+ * goes through {@link MemoryView.ok} first; host functions turn a false into INVALID_MEMORY_ACCESS.
+ */
+import { BadAllocatorSignal } from './errors.js';
+import type { WasmMemory } from './wasm-api.js';
+
+const utf8Decoder = new TextDecoder('utf-8');
+const utf8Encoder = new TextEncoder();
+
+/** Shared encoder/decoder helpers (one instance each per process). */
+export const utf8 = {
+  encode(s: string): Uint8Array { return utf8Encoder.encode(s); },
+  decode(b: Uint8Array): string { return utf8Decoder.decode(b); },
+};
+
+/** Byte length of a header string (latin1: one byte per char). */
+export function latin1Length(s: string): number { return s.length; }
+
+/** A plugin's memory plus its allocator. */
+export class MemoryView {
+  u8: Uint8Array;
+  dv: DataView;
+  private buf: ArrayBuffer;
+  private alloc: ((size: number) => number) | undefined;
+
+  constructor(readonly memory: WasmMemory) {
+    this.buf = memory.buffer as ArrayBuffer;
+    this.u8 = new Uint8Array(this.buf);
+    this.dv = new DataView(this.buf);
+  }
+
+  /** Sets the plugin export used to allocate memory for data returned to the plugin. */
+  setAllocator(fn: ((size: number) => number) | undefined): void { this.alloc = fn; }
+
+  /** Refreshes the cached views if memory grew. Cheap: one identity compare. */
+  refresh(): void {
+    if (this.memory.buffer !== this.buf) {
+      this.buf = this.memory.buffer as ArrayBuffer;
+      this.u8 = new Uint8Array(this.buf);
+      this.dv = new DataView(this.buf);
+    }
+  }
+
+  /** Current memory size in bytes. */
+  get byteLength(): number { return this.memory.buffer.byteLength; }
+
+  /** True when [ptr, ptr+len) lies inside memory (after refreshing the views). */
+  ok(ptr: number, len: number): boolean {
+    this.refresh();
+    return ptr >= 0 && len >= 0 && ptr + len <= this.u8.length;
+  }
+
+  /** Allocates `size` bytes in the plugin (size > 0). Throws {@link BadAllocatorSignal} (a VM
+   * failure) when the allocator is missing or returns a pointer outside memory. */
+  malloc(size: number): number {
+    const fn = this.alloc;
+    if (!fn) throw new BadAllocatorSignal(0, size, this.memory.buffer.byteLength);
+    const ptr = fn(size) >>> 0;
+    this.refresh();
+    if (ptr === 0 || ptr + size > this.u8.length) throw new BadAllocatorSignal(ptr, size, this.u8.length);
+    return ptr;
+  }
+
+  u32(ptr: number): number { return this.dv.getUint32(ptr, true); }
+  setU32(ptr: number, v: number): void { this.dv.setUint32(ptr, v, true); }
+  setU64(ptr: number, v: bigint): void { this.dv.setBigUint64(ptr, v, true); }
+
+  /** Decodes [ptr, ptr+len) as latin1 (header names/values: one char per byte). Caller checked bounds. */
+  latin1(ptr: number, len: number): string {
+    const u8 = this.u8;
+    if (len < 48) {
+      let s = '';
+      for (let i = ptr, end = ptr + len; i < end; i++) s += String.fromCharCode(u8[i]!);
+      return s;
+    }
+    return Buffer.from(u8.buffer, ptr, len).toString('latin1');
+  }
+
+  /** Decodes [ptr, ptr+len) as UTF-8. Caller checked bounds. */
+  utf8(ptr: number, len: number): string {
+    return utf8Decoder.decode(this.u8.subarray(ptr, ptr + len));
+  }
+
+  /** Copy of [ptr, ptr+len). Caller checked bounds. */
+  bytes(ptr: number, len: number): Uint8Array { return this.u8.slice(ptr, ptr + len); }
+
+  /** Writes latin1 `s` at `ptr` (caller checked room). Returns bytes written. */
+  writeLatin1(ptr: number, s: string): number {
+    const u8 = this.u8;
+    const n = s.length;
+    for (let i = 0; i < n; i++) u8[ptr + i] = s.charCodeAt(i);
+    return n;
+  }
+
+  /**
+   * Allocates a copy of `data` in the plugin and stores its pointer/size at `ptrPtr`/`sizePtr`
+   * (both already bounds-checked). Empty data stores 0/0 without allocating.
+   */
+  returnBytes(data: Uint8Array, ptrPtr: number, sizePtr: number): void {
+    const n = data.length;
+    if (n === 0) {
+      this.dv.setUint32(ptrPtr, 0, true);
+      this.dv.setUint32(sizePtr, 0, true);
+      return;
+    }
+    const p = this.malloc(n);
+    this.u8.set(data, p);
+    this.dv.setUint32(ptrPtr, p, true);
+    this.dv.setUint32(sizePtr, n, true);
+  }
+
+  /** Like {@link returnBytes} for a latin1 string (no intermediate buffer). */
+  returnLatin1(s: string, ptrPtr: number, sizePtr: number): void {
+    const n = s.length;
+    if (n === 0) {
+      this.dv.setUint32(ptrPtr, 0, true);
+      this.dv.setUint32(sizePtr, 0, true);
+      return;
+    }
+    const p = this.malloc(n);
+    this.writeLatin1(p, s);
+    this.dv.setUint32(ptrPtr, p, true);
+    this.dv.setUint32(sizePtr, n, true);
+  }
+}

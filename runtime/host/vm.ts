@@ -1,0 +1,230 @@
+/**
+ * One wasm instance of a plugin: its memory, its contexts (one root, many streams), the
+ * callbacks into it and the state host calls act on. Any exception escaping a callback (trap,
+ * abort, proc_exit, bad allocator) marks the VM failed; it is never called again.
+ */
+import { LogLevel } from '../../spec/index.js';
+import { toVmFailure, VmFailureError, PluginLoadError, ProcExitSignal } from './errors.js';
+import { MemoryView } from './memory-view.js';
+import type { PluginModule } from './plugin-module.js';
+import type { HostEnvironment, HttpCallResponse, SharedState, SharedQueueOwner } from './types.js';
+import type { StreamPort } from './stream-port.js';
+import type { MetricRegistry } from './metric-registry.js';
+import { buildImports } from './host-functions.js';
+import { Wasm, type WasmInstance, type WasmMemory } from './wasm-api.js';
+import type { PluginFacts } from './properties.js';
+
+type Fn = (...args: number[]) => number;
+
+/** A context inside the VM: the root (plugin) context or a stream context. */
+export class Context {
+  constructor(readonly id: number, readonly stream: StreamPort | undefined) {}
+}
+
+/** Callbacks a VM makes to its owner (the {@link Plugin}). */
+export interface VmOwner {
+  vmFailed(vm: Vm, err: VmFailureError): void;
+  log(level: number, message: string): void;
+}
+
+/** Plugin exports the host calls, looked up once. */
+export interface Exports {
+  contextCreate?: Fn; vmStart?: Fn; configure?: Fn; validateConfiguration?: Fn; tick?: Fn; queueReady?: Fn;
+  foreignFunction?: Fn; requestHeaders?: Fn; requestBody?: Fn; requestTrailers?: Fn; responseHeaders?: Fn;
+  responseBody?: Fn; responseTrailers?: Fn; httpCallResponse?: Fn; done?: Fn; log?: Fn; delete?: Fn;
+}
+
+const EXPORT_NAMES: Record<keyof Exports, string> = {
+  contextCreate: 'proxy_on_context_create', vmStart: 'proxy_on_vm_start', configure: 'proxy_on_configure',
+  validateConfiguration: 'proxy_validate_configuration', tick: 'proxy_on_tick', queueReady: 'proxy_on_queue_ready',
+  foreignFunction: 'proxy_on_foreign_function', requestHeaders: 'proxy_on_request_headers', requestBody: 'proxy_on_request_body',
+  requestTrailers: 'proxy_on_request_trailers', responseHeaders: 'proxy_on_response_headers', responseBody: 'proxy_on_response_body',
+  responseTrailers: 'proxy_on_response_trailers', httpCallResponse: 'proxy_on_http_call_response', done: 'proxy_on_done',
+  log: 'proxy_on_log', delete: 'proxy_on_delete',
+};
+
+/** Everything a VM needs from its plugin's configuration. */
+export interface VmConfig {
+  facts: PluginFacts;
+  env: HostEnvironment;
+  shared: SharedState;
+  metrics: MetricRegistry;
+  vmConfiguration: Uint8Array;
+  configuration: Uint8Array;
+  memoryLimitBytes: number;
+  /** Hard cap (memory.grow fails past it). */
+  memoryCapBytes: number;
+}
+
+/** A failed result of {@link Vm.call}. */
+export const FAILED = -1;
+
+export class Vm implements SharedQueueOwner {
+  readonly instance: WasmInstance;
+  /** Until instantiation finishes (start section), an empty memory: every pointer is out of bounds. */
+  mem: MemoryView = new MemoryView(new Wasm.Memory({ initial: 0 }));
+  readonly exports: Exports = {};
+  readonly contexts = new Map<number, Context>();
+  readonly root: Context;
+  /** Context host calls act on (the callback's context, or one set with proxy_set_effective_context). */
+  current: Context;
+  /** Set when the VM failed; never called again. */
+  failure: VmFailureError | undefined;
+  /** Linear memory passed the soft ceiling after some callback: rebuild when idle. */
+  overLimit = false;
+  /** Streams currently using this VM. */
+  activeStreams = 0;
+  /** proxy_done was called (root context finished its async work). */
+  doneCalled = false;
+  /** HTTP call response being delivered (maps 6/7, buffer 4), only during the callback. */
+  callResponse: HttpCallResponse | undefined;
+  /** Foreign-function argument bytes (buffer 8), only during proxy_on_foreign_function. */
+  callData: Uint8Array | undefined;
+  /** Last status for proxy_get_status. */
+  status = { code: 0, message: '' };
+  /** Properties set on the root context. */
+  readonly rootProperties = new Map<string, Uint8Array>();
+  /** Callback currently running (for failure messages). */
+  callback = '';
+  nextCallId = 1;
+  private nextContextId = 1;
+  private ticker: { cancel(): void } | undefined;
+
+  constructor(readonly module: PluginModule, readonly config: VmConfig, readonly owner: VmOwner) {
+    this.root = this.newContext(undefined);
+    this.current = this.root;
+    const imports = buildImports(this);
+    const wasmModule = module.withMemoryCap(config.memoryCapBytes);
+    this.callback = 'instantiate';
+    try {
+      this.instance = new Wasm.Instance(wasmModule, imports);
+    } catch (err) {
+      const msg = err instanceof ProcExitSignal ? err.message : (err as Error).message;
+      throw new PluginLoadError('HP_INSTANTIATE_FAILED', `cannot instantiate ${module.source}: ${msg}`, { plugin: config.facts.name, cause: err });
+    }
+    const ex = this.instance.exports as Record<string, unknown>;
+    this.mem = new MemoryView(ex.memory as WasmMemory);
+    this.mem.setAllocator(ex[module.allocator] as Fn);
+    for (const [k, name] of Object.entries(EXPORT_NAMES)) {
+      if (typeof ex[name] === 'function') this.exports[k as keyof Exports] = ex[name] as Fn;
+    }
+    this.callback = '';
+  }
+
+  get name(): string { return this.config.facts.name; }
+  get abi(): string { return this.module.abiVersion; }
+
+  /** Allocates a context id and registers it. */
+  newContext(stream: StreamPort | undefined): Context {
+    const ctx = new Context(this.nextContextId++, stream);
+    this.contexts.set(ctx.id, ctx);
+    return ctx;
+  }
+
+  /**
+   * Calls `fn` on behalf of `ctx` with up to four more arguments. Returns the callback's result
+   * (unsigned), or {@link FAILED} when the VM failed (now or before). Never throws.
+   */
+  call(name: string, fn: Fn | undefined, ctx: Context, a = 0, b = 0, c = 0, d = 0): number {
+    if (this.failure || !fn) return FAILED;
+    const prev = this.current;
+    const prevCb = this.callback;
+    this.current = ctx;
+    this.callback = name;
+    let result: number;
+    try {
+      result = fn(ctx.id, a, b, c, d) >>> 0;
+    } catch (err) {
+      this.fail(toVmFailure(this.name, name, err));
+      return FAILED;
+    } finally {
+      this.current = prev;
+      this.callback = prevCb;
+    }
+    if (this.mem.memory.buffer.byteLength > this.config.memoryLimitBytes) this.overLimit = true;
+    return result;
+  }
+
+  /** Runs start-up: `_initialize` (+ `main`/`__main_void`) or `_start`. proc_exit(0) during start-up is a normal end. */
+  startUp(): void {
+    const ex = this.instance.exports as Record<string, unknown>;
+    const run = (name: string, ...args: number[]): void => {
+      const fn = ex[name];
+      if (typeof fn !== 'function' || this.failure) return;
+      this.callback = name;
+      try {
+        (fn as Fn)(...args);
+      } catch (err) {
+        if (err instanceof ProcExitSignal && err.exitCode === 0) return;
+        this.fail(toVmFailure(this.name, name, err));
+      } finally {
+        this.callback = '';
+      }
+    };
+    if (typeof ex._initialize === 'function') {
+      run('_initialize');
+      if (typeof ex.main === 'function') run('main', 0, 0);
+      else if (typeof ex.__main_void === 'function') run('__main_void');
+    } else if (typeof ex._start === 'function') run('_start');
+  }
+
+  /** Marks the VM failed (first failure wins), cancels its ticker and tells the owner. */
+  fail(err: VmFailureError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.cancelTicker();
+    this.owner.log(LogLevel.ERROR, err.message);
+    this.owner.vmFailed(this, err);
+  }
+
+  /** Root-context log line (also used for the host's own messages about this plugin). */
+  log(level: number, message: string): void { this.owner.log(level, message); }
+
+  // --- ticks -------------------------------------------------------------------------------
+
+  setTickPeriod(ms: number): void {
+    this.cancelTicker();
+    if (ms <= 0) return;
+    const fire = (): void => { this.call('proxy_on_tick', this.exports.tick, this.root); };
+    const env = this.config.env;
+    if (env.setTicker) this.ticker = env.setTicker(ms, fire);
+    else {
+      const t = setInterval(fire, ms);
+      t.unref();
+      this.ticker = { cancel: () => clearInterval(t) };
+    }
+  }
+
+  cancelTicker(): void {
+    this.ticker?.cancel();
+    this.ticker = undefined;
+  }
+
+  // --- async deliveries to the root context -------------------------------------------------
+
+  /** Delivers an HTTP call answer (undefined = failed call) to `proxy_on_http_call_response`. */
+  deliverHttpCallResponse(callId: number, resp: HttpCallResponse | undefined): void {
+    if (this.failure) return;
+    this.callResponse = resp ?? { headers: [], body: new Uint8Array(0), trailers: [] };
+    this.status = resp ? { code: 0, message: '' } : { code: 14, message: 'http call failed' };
+    try {
+      this.call('proxy_on_http_call_response', this.exports.httpCallResponse, this.root, callId,
+        resp ? resp.headers.length : 0, resp ? resp.body.length : 0, resp ? resp.trailers.length : 0);
+    } finally {
+      this.callResponse = undefined;
+    }
+  }
+
+  /** SharedQueueOwner: an item arrived on a queue this VM registered. */
+  queueReady(queueId: number): void {
+    this.call('proxy_on_queue_ready', this.exports.queueReady, this.root, queueId);
+  }
+
+  /** Ends the root context: on_done, then on_delete (no waiting for proxy_done beyond this turn). */
+  shutdown(): void {
+    this.cancelTicker();
+    if (this.failure) return;
+    this.call('proxy_on_done', this.exports.done, this.root);
+    this.call('proxy_on_delete', this.exports.delete, this.root);
+  }
+}
