@@ -279,7 +279,7 @@ export function proxy_on_request_headers(ctx: u32, n: u32, eos: u32): u32 {
   const bodyOp = getHeader(0, "x-body-op");
   info("request_headers: ctx=" + ctx.toString() + " n=" + n.toString() + " eos=" + eos.toString());
   if (bodyOp != null) ctxBodyOps.set(ctx, bodyOp!);
-  if (op != null) {
+  if (op != null && cfg("skip-ops") != "1") {
     ctxOps.set(ctx, op!);
     const ops = op!.split(",");
     for (let i = 0; i < ops.length; i++) runOp(ctx, ops[i], arg == null ? "" : arg!);
@@ -334,6 +334,7 @@ export function proxy_on_response_headers(ctx: u32, n: u32, eos: u32): u32 {
   const status = getHeader(2, ":status");
   info("response_headers: status=" + (status == null ? "none" : status!) + " eos=" + eos.toString());
   addHeader(2, "x-probe", "seen");
+  if (cfg("rewrite-status") != "") replaceHeader(2, ":status", cfg("rewrite-status"));
   if (ctxOps.has(ctx) && ctxOps.get(ctx) == "resp-local") {
     const d = enc("x");
     proxy_send_local_response(502, ptr(d), len(d), 0, 0, 0, 0, -1);
