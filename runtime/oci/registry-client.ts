@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { AuthClient } from './auth/auth-client.js';
 import { toProvider, type CredentialSource } from './auth/credentials.js';
 import { repositoryScope } from './auth/scope.js';
+import { parseChallenge } from './auth/challenge.js';
 import { ErrorResponse, OciError, parseErrorBody } from './errors.js';
 import { isDigest, sha256Digest, verifyContent } from './digest.js';
 import { MANIFEST_ACCEPT, isManifestType, type Descriptor } from './descriptor.js';
@@ -82,7 +83,16 @@ export class Repository {
     let hint: string;
     if (res.status === 401) {
       const cred = await this.auth.credential(this.reference.registry).catch(() => undefined);
-      hint = cred ? `${this.reference.registry} rejected the credentials for user "${cred.username ?? ''}"` : `${this.reference.registry} needs credentials: pass -u/-p, set the environment, or log in with docker`;
+      const has = !!(cred && (cred.username || cred.password || cred.identityToken || cred.registryToken));
+      const challenge = parseChallenge(header(res, 'www-authenticate'));
+      if (challenge?.params.error === 'insufficient_scope') {
+        const scope = challenge.params.scope ?? 'this access';
+        hint = has
+          ? `user "${cred?.username ?? ''}" is not granted ${scope}`
+          : `anonymous access is not granted ${scope}; ${this.reference.registry} needs credentials: pass -u/-p, set the environment, or log in with docker`;
+      } else {
+        hint = has ? `${this.reference.registry} rejected the credentials for user "${cred?.username ?? ''}"` : `${this.reference.registry} needs credentials: pass -u/-p, set the environment, or log in with docker`;
+      }
     } else if (res.status === 403) hint = `access to ${this.name} denied`;
     else if (res.status === 404) hint = errors.some((e) => e.code === 'NAME_UNKNOWN') ? `repository ${this.name} does not exist` : `${what} not found in ${this.name}`;
     else hint = `${what} in ${this.name}`;

@@ -122,6 +122,8 @@ export function runCredentialHelper(helper: string, registry: string, env: NodeJ
         reject(new CredentialError(`credential helper ${program} printed invalid JSON`, { cause: e }));
       }
     });
+    // A helper may exit without reading stdin; its exit status tells what happened.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(registry);
   });
 }
