@@ -3,15 +3,19 @@
  * `package.json`, coalesces a burst of saves into one build, and never runs two builds at once
  * (a save during a build schedules one more build after it).
  */
-import { watch, type FSWatcher, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { watch, type FSWatcher, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { EventEmitter } from 'node:events';
-import type { CompileService } from './compile-service.js';
+
+/** Builds the plugin once; resolves with where the module went. */
+export type BuildFn = () => Promise<{ outFile: string; ms: number }>;
 
 /** A finished rebuild. */
 export interface BuildEvent {
   /** The new module's bytes. */
   wasm: Uint8Array;
+  /** Where the build wrote it. */
+  outFile: string;
   /** Compile time in ms. */
   ms: number;
   /** When the save that triggered it was seen (performance.now()), for save→serve timing. */
@@ -23,6 +27,7 @@ export interface BuildEvent {
 /** Events: `build` (BuildEvent), `failed` ({ error, changedAt, files }), `change` (file names, when a build is scheduled). */
 export class PluginWatcher extends EventEmitter {
   private readonly watchers: FSWatcher[] = [];
+  private readonly watched = new Set<string>();
   private timer?: NodeJS.Timeout;
   private building = false;
   private again = false;
@@ -36,24 +41,46 @@ export class PluginWatcher extends EventEmitter {
    */
   constructor(
     private readonly dir: string,
-    private readonly outFile: string,
-    private readonly compiler: CompileService,
+    private readonly buildOnce: BuildFn,
     private readonly debounceMs = 40,
   ) {
     super();
   }
 
-  /** Starts watching. */
+  /**
+   * Starts watching. Folders are watched rather than files: editors save by writing a new file
+   * and renaming it over the old one, which a watch on the file itself would stop seeing.
+   */
   start(): void {
-    const onChange = (prefix: string) => (_event: string, file: string | Buffer | null) => {
-      const name = file ? join(prefix, file.toString()) : prefix;
-      if (/(^|\/)(\.|#)|~$|\.swp$/.test(name)) return; // editor temp files
-      this.schedule(name);
+    const skip = (name: string) => /(^|\/)(\.|#)|~$|\.swp$|^sed[A-Za-z0-9]{6}$|\.tmp$/.test(name);
+    const watchDir = (dir: string, prefix: string): void => {
+      if (this.watched.has(dir)) return;
+      this.watched.add(dir);
+      this.watchers.push(watch(dir, (_event, file) => {
+        if (!file) return;
+        const name = file.toString();
+        if (skip(name)) return;
+        const full = join(dir, name);
+        if (existsSync(full) && statSync(full).isDirectory()) watchDir(full, join(prefix, name));
+        this.schedule(join(prefix, name));
+      }));
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory() && !skip(e.name)) watchDir(join(dir, e.name), join(prefix, e.name));
+      }
     };
-    this.watchers.push(watch(join(this.dir, 'assembly'), { recursive: true }, onChange('assembly')));
-    for (const f of ['spec.yaml', 'package.json']) {
-      if (existsSync(join(this.dir, f))) this.watchers.push(watch(join(this.dir, f), onChange(f)));
-    }
+    watchDir(join(this.dir, 'assembly'), 'assembly');
+    const extra = new Set(['spec.yaml', 'package.json']);
+    this.watchers.push(watch(this.dir, (_event, file) => {
+      if (file && extra.has(file.toString())) this.schedule(file.toString());
+    }));
+  }
+
+  /** Also rebuilds when `file` (anywhere) changes, e.g. a `--config @file`. */
+  watchFile(file: string, label = file): void {
+    const name = basename(file);
+    this.watchers.push(watch(dirname(file), (_event, f) => {
+      if (f && f.toString() === name) this.schedule(label);
+    }));
   }
 
   /** Schedules a rebuild as if `file` had changed (also used by tests and the benchmark). */
@@ -84,8 +111,8 @@ export class PluginWatcher extends EventEmitter {
     this.changed.clear();
     this.emit('change', files);
     try {
-      const r = await this.compiler.compile(this.dir, this.outFile);
-      if (!this.closed) this.emit('build', { wasm: readFileSync(r.outFile), ms: r.ms, changedAt, files } satisfies BuildEvent);
+      const r = await this.buildOnce();
+      if (!this.closed) this.emit('build', { wasm: readFileSync(r.outFile), outFile: r.outFile, ms: r.ms, changedAt, files } satisfies BuildEvent);
     } catch (error) {
       if (!this.closed) this.emit('failed', { error, changedAt, files });
     } finally {
