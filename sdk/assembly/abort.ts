@@ -7,14 +7,14 @@
 declare function proxy_log(level: i32, ptr: usize, size: usize): i32;
 
 function write(s: string): void {
-  const b = String.UTF8.encode(s);
+  const b = String.UTF8.encode(s, false);
   proxy_log(5, changetype<usize>(b), b.byteLength);
 }
 
 /** Logs an AssemblyScript abort (assertion, out-of-bounds, OOM...) and traps. */
 export function abort(message: string | null = null, fileName: string | null = null, line: u32 = 0, column: u32 = 0): void {
   let text = "plugin aborted: " + (message !== null ? message : "(no message)");
-  if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  if (fileName !== null) text += " at " + fileName + ":" + (<i32>line).toString() + ":" + (<i32>column).toString();
   write(text);
   unreachable();
 }

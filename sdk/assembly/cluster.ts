@@ -62,13 +62,15 @@ export class DnsCluster extends Cluster {
 class PendingCall {
   constructor(public contextId: u32, public callback: HttpCallback) {}
 }
-const pending = new Map<u32, PendingCall>();
+// Calls in flight by call id; created with the first ClusterClient.
+let pending: Map<u32, PendingCall> | null = null;
 
 /** Sends HTTP requests to one cluster. */
 export class ClusterClient {
   constructor(public cluster: Cluster) {
     // Linked only when a plugin makes calls, so plugins without calls stay small.
     httpCallHook = deliverHttpCallResponse;
+    if (pending === null) pending = new Map<u32, PendingCall>();
   }
 
   /** GET `path`; see {@link call}. */
@@ -77,7 +79,7 @@ export class ClusterClient {
   }
   /** POST `path` with a text body; see {@link call}. */
   post(ctx: HttpContext, path: string, headers: Array<Header> | null, body: string, callback: HttpCallback, timeoutMs: u32 = 500): bool {
-    return this.call(ctx, "POST", path, headers, String.UTF8.encode(body), callback, timeoutMs);
+    return this.call(ctx, "POST", path, headers, String.UTF8.encode(body, false), callback, timeoutMs);
   }
   /**
    * Sends `method path` to the cluster; `callback` runs with `ctx` when it answers. Returns false
@@ -101,7 +103,7 @@ export class ClusterClient {
       log.error("http call to cluster " + name + " was refused by the host");
       return false;
     }
-    pending.set(id, new PendingCall(ctx.id, callback));
+    pending!.set(id, new PendingCall(ctx.id, callback));
     return true;
   }
 }
@@ -111,9 +113,10 @@ export let httpCallHook: ((callId: u32, numHeaders: u32, bodySize: u32, ctx: (id
 
 /** @internal Delivers `proxy_on_http_call_response` to the stream that made the call. */
 export function deliverHttpCallResponse(callId: u32, numHeaders: u32, bodySize: u32, ctx: (id: u32) => HttpContext | null): void {
-  if (!pending.has(callId)) return;
-  const call = pending.get(callId);
-  pending.delete(callId);
+  const calls = pending;
+  if (calls === null || !calls.has(callId)) return;
+  const call = calls.get(callId);
+  calls.delete(callId);
   const c = ctx(call.contextId);
   if (c === null) return; // the stream ended while the call was in flight
   let response: HttpCallResponse;

@@ -23,7 +23,7 @@ function find(id: u32): HttpContext | null {
 }
 
 function noPlugin(): bool {
-  host.log(LogLevel.CRITICAL, "no plugin defined: the module must call definePlugin(...) at top level");
+  host.log(LogLevel.CRITICAL, "no definePlugin() call at top level");
   return false;
 }
 

@@ -27,7 +27,7 @@ function takeString(ptr: usize, size: usize): string {
 }
 
 @inline function ptrOf(buf: ArrayBuffer): usize { return changetype<usize>(buf); }
-@inline function utf8(s: string): ArrayBuffer { return String.UTF8.encode(s); }
+@inline function utf8(s: string): ArrayBuffer { return String.UTF8.encode(s, false); }
 
 // ---- logging ---------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 // creates it on proxy_on_context_create and drops it on proxy_on_delete.
 import * as host from "./hostcalls";
 import { MapType, BufferType, StreamType, Header, WasmResult } from "./types";
-import { MatchInput } from "./rule-matcher";
 
 /** Base of the boxes that hold per-request values of any type. */
 class Box {}
@@ -17,7 +16,7 @@ export enum Phase { NONE, REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS, RESPO
 const NO_PAUSE: i32 = -1;
 
 /** One HTTP stream as a plugin handler sees it. */
-export class HttpContext extends MatchInput {
+export class HttpContext {
   /** Where the stream is (request headers, request body, ...). */
   phase: Phase = Phase.NONE;
   /** @internal the rule-matched config (an instance of the plugin's config class). */
@@ -40,7 +39,7 @@ export class HttpContext extends MatchInput {
   private cluster: string | null = null;
   private authorityValue: string | null = null;
 
-  constructor(public readonly id: u32, public readonly rootId: u32) { super(); }
+  constructor(public readonly id: u32, public readonly rootId: u32) {}
 
   // ---- request headers ---------------------------------------------------------------------
   /** Request header `name` (lower-case), or null. */
@@ -69,8 +68,8 @@ export class HttpContext extends MatchInput {
   /** `:authority` without its port (IPv6-aware). */
   host(): string {
     const a = this.authority();
-    const colon = a.lastIndexOf(":");
-    if (colon < 0 || a.lastIndexOf("]") > colon) return a;
+    const colon = a.lastIndexOf(":", i32.MAX_VALUE);
+    if (colon < 0 || a.lastIndexOf("]", i32.MAX_VALUE) > colon) return a;
     return a.substring(0, colon);
   }
   /** `:scheme`. */
@@ -129,7 +128,7 @@ export class HttpContext extends MatchInput {
    * refused (e.g. response headers already sent). Handlers then return `Action.PAUSE`.
    */
   sendLocalResponse(status: u32, body: string = "", headers: Array<Header> | null = null, details: string = ""): bool {
-    return this.sendLocalResponseBytes(status, String.UTF8.encode(body), headers, details);
+    return this.sendLocalResponseBytes(status, String.UTF8.encode(body, false), headers, details);
   }
   /** {@link sendLocalResponse} with a binary body. */
   sendLocalResponseBytes(status: u32, body: ArrayBuffer, headers: Array<Header> | null = null, details: string = ""): bool {
@@ -158,7 +157,7 @@ export class HttpContext extends MatchInput {
   /** Property as raw bytes (integers are 8-byte little-endian), or null. */
   getPropertyBytes(path: string): ArrayBuffer | null { return host.getProperty(host.propertyPath(path)); }
   /** Sets a property. */
-  setProperty(path: string, value: string): void { host.setProperty(host.propertyPath(path), String.UTF8.encode(value)); }
+  setProperty(path: string, value: string): void { host.setProperty(host.propertyPath(path), String.UTF8.encode(value, false)); }
   /** Higress route name (`<namespace>/<name>`), "" when none. */
   routeName(): string {
     let r = this.route;

@@ -1,68 +1,275 @@
-// A small strict JSON parser (RFC 8259) for plugin configuration: no comments, no trailing
-// commas, no single quotes, escapes and numbers checked. Objects keep key order. Parse errors
-// name the byte offset; typed getters report wrong types through configError with the field's
-// path (e.g. `consumers[1].credential`), so a bad config fails on_configure with a useful line.
+// A small strict JSON reader (RFC 8259) for plugin configuration: no comments, no trailing
+// commas, no single quotes, escapes and numbers checked, nesting depth limited.
+//
+// parseJson() validates the whole text in one pass without building anything; values are views
+// into the text, and an object's or array's children are listed on first access. That keeps
+// the code small (a plugin is a few KB) and parsing cheap. Typed getters report wrong types
+// through configError with the field's path (e.g. `consumers[1].credential`), so a bad config
+// fails on_configure with a line that says where.
 import { configError } from "./errors";
 
 /** Kinds of JSON values. */
 export enum JsonKind { NULL, BOOL, NUMBER, STRING, ARRAY, OBJECT }
 
+const MAX_DEPTH = 100;
+let parseError: string | null = null;
+
+@inline function ch(s: string, i: i32): i32 {
+  return i < s.length ? <i32>load<u16>(changetype<usize>(s) + (<usize>i << 1)) : -1;
+}
+
+function ws(s: string, i: i32): i32 {
+  let c = ch(s, i);
+  while (c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) c = ch(s, ++i);
+  return i;
+}
+
+function fail(at: i32, why: string): i32 {
+  if (parseError === null) parseError = "invalid JSON at offset " + at.toString() + ": " + why;
+  return -1;
+}
+
+function digits(s: string, i: i32): i32 {
+  const start = i;
+  let c: i32;
+  while ((c = ch(s, i)) >= 0x30 && c <= 0x39) i++;
+  return i == start ? fail(i, "bad number") : i;
+}
+
+function hex(c: i32): i32 {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  return c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+}
+
+/** Validates the value at `i`; returns the offset after it, or -1 (see parseError). */
+function scan(s: string, i: i32, depth: i32): i32 {
+  const c = ch(s, i);
+  if (c == 0x22) {
+    i++;
+    for (;;) {
+      const d = ch(s, i++);
+      if (d == 0x22) return i;
+      if (d < 0x20) return fail(i - 1, d < 0 ? "unterminated string" : "control character");
+      if (d == 0x5c) {
+        const e = ch(s, i++);
+        if (e == 0x75) {
+          for (let k = 0; k < 4; k++) if (hex(ch(s, i++)) < 0) return fail(i - 1, "bad \\u escape");
+        } else if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) {
+          return fail(i - 1, "bad escape");
+        }
+      }
+    }
+  }
+  if (c == 0x7b || c == 0x5b) {
+    if (depth >= MAX_DEPTH) return fail(i, "nested too deep");
+    const close = c + 2; // '}' or ']'
+    i = ws(s, i + 1);
+    if (ch(s, i) == close) return i + 1;
+    for (;;) {
+      if (c == 0x7b) {
+        if (ch(s, i) != 0x22) return fail(i, "expected a string key");
+        i = scan(s, i, depth);
+        if (i < 0) return -1;
+        i = ws(s, i);
+        if (ch(s, i) != 0x3a) return fail(i, "expected ':'");
+        i = ws(s, i + 1);
+      }
+      i = scan(s, i, depth + 1);
+      if (i < 0) return -1;
+      i = ws(s, i);
+      const d = ch(s, i);
+      if (d == close) return i + 1;
+      if (d != 0x2c) return fail(i, c == 0x7b ? "expected ',' or '}'" : "expected ',' or ']'");
+      i = ws(s, i + 1);
+    }
+  }
+  if (c == 0x2d || (c >= 0x30 && c <= 0x39)) {
+    if (c == 0x2d) i++;
+    if (ch(s, i) == 0x30) i++;
+    else if ((i = digits(s, i)) < 0) return -1;
+    if (ch(s, i) == 0x2e && (i = digits(s, i + 1)) < 0) return -1;
+    const e = ch(s, i);
+    if (e == 0x65 || e == 0x45) {
+      i++;
+      const sign = ch(s, i);
+      if (sign == 0x2b || sign == 0x2d) i++;
+      if ((i = digits(s, i)) < 0) return -1;
+    }
+    return i;
+  }
+  const word = c == 0x74 ? "true" : c == 0x66 ? "false" : c == 0x6e ? "null" : "";
+  let k = 0;
+  while (k < word.length && ch(s, i + k) == <i32>word.charCodeAt(k)) k++;
+  if (k && k == word.length) return i + k;
+  return fail(i, c < 0 ? "unexpected end" : "unexpected character");
+}
+
+/** Decodes the validated string literal starting at `i` (the opening quote). */
+function decodeString(s: string, i: i32, end: i32): string {
+  let out = "";
+  let from = i + 1;
+  let j = from;
+  end--; // closing quote
+  while (j < end) {
+    if (ch(s, j) != 0x5c) { j++; continue; }
+    out += s.substring(from, j);
+    const e = ch(s, j + 1);
+    let c = e;
+    if (e == 0x62) c = 0x08;
+    else if (e == 0x66) c = 0x0c;
+    else if (e == 0x6e) c = 0x0a;
+    else if (e == 0x72) c = 0x0d;
+    else if (e == 0x74) c = 0x09;
+    else if (e == 0x75) {
+      c = 0;
+      for (let k = 2; k < 6; k++) c = (c << 4) | hex(ch(s, j + k));
+      j += 4;
+    }
+    out += String.fromCharCode(c);
+    j += 2;
+    from = j;
+  }
+  return from == i + 1 ? s.substring(from, end) : out + s.substring(from, end);
+}
+
+/** Reads the validated number literal at `[i, end)`: digits as an integer mantissa, then scaled
+ * by a power of ten (hand-rolled: strtod alone would be a third of a small plugin). */
+function decodeNumber(s: string, i: i32, end: i32): f64 {
+  let neg = false;
+  let mant: f64 = 0;
+  let exp: i32 = 0;
+  let frac = false;
+  if (ch(s, i) == 0x2d) { neg = true; i++; }
+  for (; i < end; i++) {
+    const c = ch(s, i);
+    if (c == 0x2e) { frac = true; continue; }
+    if (c == 0x65 || c == 0x45) break;
+    mant = mant * 10 + <f64>(c - 0x30);
+    if (frac) exp--;
+  }
+  if (i < end) {
+    i++;
+    let eneg = false;
+    const sign = ch(s, i);
+    if (sign == 0x2b || sign == 0x2d) { eneg = sign == 0x2d; i++; }
+    let e = 0;
+    for (; i < end; i++) if (e < 10000) e = e * 10 + ch(s, i) - 0x30;
+    exp += eneg ? -e : e;
+  }
+  let p: f64 = 1;
+  for (let k = 0, n = exp < 0 ? -exp : exp; k < n && k < 400; k++) p *= 10;
+  const v = exp < 0 ? mant / p : mant * p;
+  return neg ? -v : v;
+}
+
+function kindOf(c: i32): JsonKind {
+  if (c == 0x7b) return JsonKind.OBJECT;
+  if (c == 0x5b) return JsonKind.ARRAY;
+  if (c == 0x22) return JsonKind.STRING;
+  if (c == 0x74 || c == 0x66) return JsonKind.BOOL;
+  if (c == 0x6e) return JsonKind.NULL;
+  return JsonKind.NUMBER;
+}
+
+function kindName(kind: i32): string {
+  switch (kind) {
+    case JsonKind.NULL: return "null";
+    case JsonKind.BOOL: return "a boolean";
+    case JsonKind.NUMBER: return "a number";
+    case JsonKind.STRING: return "a string";
+    case JsonKind.ARRAY: return "an array";
+    case JsonKind.OBJECT: return "an object";
+  }
+  return "nothing";
+}
+
+@inline function kindOfValue(v: JsonValue | null): i32 { return v === null ? -1 : <i32>v.kind; }
+
 /**
- * Any JSON value. One class for every kind (fewer classes keep small plugins small): check
- * `kind`, or use the typed getters. {@link JsonObject} and {@link JsonArray} name the same class.
+ * A JSON value: a view into the configuration text. Check `kind`, or use the typed getters.
+ * {@link JsonObject} and {@link JsonArray} name this same class.
  */
 export class JsonValue {
-  /** The text of a string. */
-  str: string = "";
-  /** The value of a number, or 1/0 for a boolean. */
-  num: f64 = 0;
-  /** Items of an array, values of an object. */
-  items: Array<JsonValue> | null = null;
-  /** Keys of an object, in document order. */
-  keys: Array<string> | null = null;
-  /** Where this value sits in the configuration (`consumers[1]`), for error messages. */
-  path: string = "";
-  constructor(public kind: JsonKind) {}
+  private kids: Array<JsonValue> | null = null;
+  private names: Array<string> | null = null;
+  /** The value's kind. */
+  readonly kind: JsonKind;
+
+  constructor(private src: string, private start: i32, private end: i32, public path: string) {
+    this.kind = kindOf(ch(src, start));
+  }
 
   /** The string, or null when this is not a string. */
-  asString(): string | null { return this.kind == JsonKind.STRING ? this.str : null; }
+  asString(): string | null { return this.kind == JsonKind.STRING ? decodeString(this.src, this.start, this.end) : null; }
   /** The number, or NaN when this is not a number. */
-  asNumber(): f64 { return this.kind == JsonKind.NUMBER ? this.num : NaN; }
+  asNumber(): f64 { return this.kind == JsonKind.NUMBER ? decodeNumber(this.src, this.start, this.end) : NaN; }
   /** This value when it is an object, else null. */
   asObject(): JsonObject | null { return this.kind == JsonKind.OBJECT ? this : null; }
   /** This value when it is an array, else null. */
   asArray(): JsonArray | null { return this.kind == JsonKind.ARRAY ? this : null; }
   /** True for `true`, false for anything else. */
-  isTrue(): bool { return this.kind == JsonKind.BOOL && this.num != 0; }
-  /** Compact JSON text of this value. */
-  toString(): string { const out = new Array<string>(); stringify(this, out); return out.join(""); }
+  isTrue(): bool { return ch(this.src, this.start) == 0x74; }
+  /** The value's JSON text, as written in the configuration. */
+  toString(): string { return this.src.substring(this.start, this.end); }
+
+  /** Children (array items or object values) and, for objects, their keys; listed once. */
+  private list(): Array<JsonValue> {
+    let kids = this.kids;
+    if (kids !== null) return kids;
+    this.kids = kids = new Array<JsonValue>();
+    const names = new Array<string>();
+    this.names = names;
+    const s = this.src;
+    const obj = this.kind == JsonKind.OBJECT;
+    if (!obj && this.kind != JsonKind.ARRAY) return kids;
+    let i = ws(s, this.start + 1);
+    while (i < this.end - 1) {
+      let path = this.path;
+      if (obj) {
+        const k = scan(s, i, 0);
+        const name = decodeString(s, i, k);
+        names.push(name);
+        path = path.length ? path + "." + name : name;
+        i = ws(s, ws(s, k) + 1);
+      } else {
+        path += "[" + kids.length.toString() + "]";
+      }
+      const e = scan(s, i, 0);
+      kids.push(new JsonValue(s, i, e, path));
+      i = ws(s, ws(s, e) + 1);
+    }
+    return kids;
+  }
 
   // ---- arrays ------------------------------------------------------------------------------
-  /** Number of items (arrays) or keys (objects). */
-  get length(): i32 { const it = this.items; return it === null ? 0 : it.length; }
-  /** Item `i` of an array, or null. */
-  at(i: i32): JsonValue | null { const it = this.items; return it !== null && i >= 0 && i < it.length ? it[i] : null; }
+  /** Number of items (arrays) or keys (objects); 0 for other kinds. */
+  get length(): i32 { return this.list().length; }
+  /** Item `i`, or null. */
+  at(i: i32): JsonValue | null { const k = this.list(); return i >= 0 && i < k.length ? k[i] : null; }
   /** Item `i` as an object; reports a config error when it is something else. */
   objectAt(i: i32): JsonObject | null {
     const v = this.at(i);
     if (v !== null && v.kind == JsonKind.OBJECT) return v;
-    configError(this.path + "[" + i.toString() + "] must be an object, got " + kindName(v));
+    configError(this.path + "[" + i.toString() + "] must be an object, got " + kindName(kindOfValue(v)));
     return null;
   }
   /** Item `i` as a string; reports a config error (and returns "") when it is something else. */
   stringAt(i: i32): string {
     const v = this.at(i);
-    if (v !== null && v.kind == JsonKind.STRING) return v.str;
-    configError(this.path + "[" + i.toString() + "] must be a string, got " + kindName(v));
+    if (v !== null && v.kind == JsonKind.STRING) return v.asString()!;
+    configError(this.path + "[" + i.toString() + "] must be a string, got " + kindName(kindOfValue(v)));
     return "";
   }
 
   // ---- objects -----------------------------------------------------------------------------
-  /** The value of `key` (last one if repeated), or null. */
+  /** Keys of an object, in document order (empty for other kinds). */
+  keys(): Array<string> { this.list(); return this.names!; }
+  /** The value of `key` (the last one if repeated), or null. */
   get(key: string): JsonValue | null {
-    const ks = this.keys;
-    if (ks === null) return null;
-    for (let i = ks.length - 1; i >= 0; i--) if (unchecked(ks[i]) == key) return unchecked(this.items![i]);
+    const kids = this.list();
+    const names = this.names!;
+    for (let i = names.length - 1; i >= 0; i--) if (unchecked(names[i]) == key) return kids[i];
     return null;
   }
   /** True when `key` is present (even as null). */
@@ -70,18 +277,18 @@ export class JsonValue {
   /** `path.key`, for error messages. */
   fieldPath(key: string): string { return this.path.length ? this.path + "." + key : key; }
 
-  /** Field `key` if present and of `kind`; null when missing or JSON null; config error on another kind. */
-  private field(key: string, kind: JsonKind, want: string): JsonValue | null {
+  /** Field `key` when present and of `kind`; null when missing or JSON null; config error on another kind. */
+  private field(key: string, kind: JsonKind): JsonValue | null {
     const v = this.get(key);
     if (v === null || v.kind == JsonKind.NULL) return null;
     if (v.kind == kind) return v;
-    configError(this.fieldPath(key) + " must be " + want + ", got " + kindName(v));
+    configError(this.fieldPath(key) + " must be " + kindName(kind) + ", got " + kindName(v.kind));
     return null;
   }
   /** String field; `dflt` when missing or null; config error when it is another type. */
   getString(key: string, dflt: string = ""): string {
-    const v = this.field(key, JsonKind.STRING, "a string");
-    return v === null ? dflt : v.str;
+    const v = this.field(key, JsonKind.STRING);
+    return v === null ? dflt : v.asString()!;
   }
   /** String field that must be present and non-empty. */
   requireString(key: string): string {
@@ -91,29 +298,29 @@ export class JsonValue {
   }
   /** Boolean field; `dflt` when missing or null. */
   getBool(key: string, dflt: bool = false): bool {
-    const v = this.field(key, JsonKind.BOOL, "a boolean");
-    return v === null ? dflt : v.num != 0;
+    const v = this.field(key, JsonKind.BOOL);
+    return v === null ? dflt : v.isTrue();
   }
   /** Number field; `dflt` when missing or null. */
   getNumber(key: string, dflt: f64 = 0): f64 {
-    const v = this.field(key, JsonKind.NUMBER, "a number");
-    return v === null ? dflt : v.num;
+    const v = this.field(key, JsonKind.NUMBER);
+    return v === null ? dflt : v.asNumber();
   }
-  /** Integer field; `dflt` when missing or null; config error when fractional. */
+  /** Integer field; `dflt` when missing or null; config error when fractional or huge. */
   getInt(key: string, dflt: i64 = 0): i64 {
     const n = this.getNumber(key, <f64>dflt);
     if (n != Math.floor(n) || Math.abs(n) > 9007199254740991) { configError(this.fieldPath(key) + " must be an integer"); return dflt; }
     return <i64>n;
   }
   /** Object field, or null when missing; config error when it is another type. */
-  getObject(key: string): JsonObject | null { return this.field(key, JsonKind.OBJECT, "an object"); }
+  getObject(key: string): JsonObject | null { return this.field(key, JsonKind.OBJECT); }
   /** Array field, or null when missing; config error when it is another type. */
-  getArray(key: string): JsonArray | null { return this.field(key, JsonKind.ARRAY, "an array"); }
+  getArray(key: string): JsonArray | null { return this.field(key, JsonKind.ARRAY); }
   /** Array-of-strings field; empty when missing; config error on non-string items. */
   getStringArray(key: string): Array<string> {
     const a = this.getArray(key);
     const out = new Array<string>();
-    if (a !== null) for (let i = 0; i < a.length; i++) out.push(a.stringAt(i));
+    if (a !== null) for (let i = 0, n = a.length; i < n; i++) out.push(a.stringAt(i));
     return out;
   }
 }
@@ -123,35 +330,10 @@ export type JsonObject = JsonValue;
 /** A JSON array (a {@link JsonValue} of kind ARRAY). */
 export type JsonArray = JsonValue;
 
-/** A new empty object at `path`. */
-export function newJsonObject(path: string = ""): JsonObject {
-  const o = new JsonValue(JsonKind.OBJECT);
-  o.keys = new Array<string>();
-  o.items = new Array<JsonValue>();
-  o.path = path;
-  return o;
+/** An empty object (what an empty plugin configuration means). */
+export function newJsonObject(): JsonObject {
+  return new JsonValue("{}", 0, 2, "");
 }
-
-function scalar(kind: JsonKind, str: string, num: f64): JsonValue {
-  const v = new JsonValue(kind);
-  v.str = str;
-  v.num = num;
-  return v;
-}
-
-function kindName(v: JsonValue | null): string {
-  if (v === null) return "nothing";
-  switch (v.kind) {
-    case JsonKind.NULL: return "null";
-    case JsonKind.BOOL: return "a boolean";
-    case JsonKind.NUMBER: return "a number";
-    case JsonKind.STRING: return "a string";
-    case JsonKind.ARRAY: return "an array";
-    default: return "an object";
-  }
-}
-
-let parseError: string | null = null;
 
 /** Why the last {@link parseJson} returned null. */
 export function jsonParseError(): string {
@@ -162,244 +344,26 @@ export function jsonParseError(): string {
 /** Parses strict JSON; null (see {@link jsonParseError}) when the text is not valid JSON. */
 export function parseJson(text: string): JsonValue | null {
   parseError = null;
-  const p = new Parser(text);
-  p.ws();
-  const v = p.value("", 0);
-  if (v === null) return null;
-  p.ws();
-  if (p.pos < text.length) { p.fail("unexpected character after the value"); return null; }
-  return v;
-}
-
-const MAX_DEPTH = 100;
-
-class Parser {
-  pos: i32 = 0;
-  len: i32;
-  constructor(public s: string) { this.len = s.length; }
-
-  c(): i32 { return this.pos < this.len ? <i32>load<u16>(changetype<usize>(this.s) + (<usize>this.pos << 1)) : -1; }
-  fail(why: string): void {
-    if (parseError === null) parseError = "invalid JSON at offset " + this.pos.toString() + ": " + why;
-  }
-  ws(): void {
-    for (;;) {
-      const c = this.c();
-      if (c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) this.pos++;
-      else return;
-    }
-  }
-  word(w: string): bool {
-    if (this.s.substr(this.pos, w.length) == w) { this.pos += w.length; return true; }
-    this.fail("expected " + w);
-    return false;
-  }
-  value(path: string, depth: i32): JsonValue | null {
-    if (depth > MAX_DEPTH) { this.fail("nested too deep"); return null; }
-    const c = this.c();
-    if (c == 0x7b) return this.object(path, depth);
-    if (c == 0x5b) return this.array(path, depth);
-    if (c == 0x22) { const s = this.string(); return s === null ? null : scalar(JsonKind.STRING, s, 0); }
-    if (c == 0x74) return this.word("true") ? scalar(JsonKind.BOOL, "", 1) : null;
-    if (c == 0x66) return this.word("false") ? scalar(JsonKind.BOOL, "", 0) : null;
-    if (c == 0x6e) return this.word("null") ? scalar(JsonKind.NULL, "", 0) : null;
-    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
-    this.fail(c < 0 ? "unexpected end of input" : "unexpected character");
-    return null;
-  }
-  object(path: string, depth: i32): JsonValue | null {
-    const o = newJsonObject(path);
-    this.pos++;
-    this.ws();
-    if (this.c() == 0x7d) { this.pos++; return o; }
-    for (;;) {
-      if (this.c() != 0x22) { this.fail("expected a string key"); return null; }
-      const k = this.string();
-      if (k === null) return null;
-      this.ws();
-      if (this.c() != 0x3a) { this.fail("expected ':'"); return null; }
-      this.pos++;
-      this.ws();
-      const v = this.value(path.length ? path + "." + k : k, depth + 1);
-      if (v === null) return null;
-      o.keys!.push(k);
-      o.items!.push(v);
-      this.ws();
-      const c = this.c();
-      this.pos++;
-      if (c == 0x2c) { this.ws(); continue; }
-      if (c == 0x7d) return o;
-      this.pos--;
-      this.fail("expected ',' or '}'");
-      return null;
-    }
-  }
-  array(path: string, depth: i32): JsonValue | null {
-    const a = new JsonValue(JsonKind.ARRAY);
-    a.path = path;
-    const items = new Array<JsonValue>();
-    a.items = items;
-    this.pos++;
-    this.ws();
-    if (this.c() == 0x5d) { this.pos++; return a; }
-    for (;;) {
-      const v = this.value(path + "[" + items.length.toString() + "]", depth + 1);
-      if (v === null) return null;
-      items.push(v);
-      this.ws();
-      const c = this.c();
-      this.pos++;
-      if (c == 0x2c) { this.ws(); continue; }
-      if (c == 0x5d) return a;
-      this.pos--;
-      this.fail("expected ',' or ']'");
-      return null;
-    }
-  }
-  string(): string | null {
-    const s = this.s;
-    this.pos++; // opening quote
-    let start = this.pos;
-    let acc = "";
-    let escaped = false;
-    for (;;) {
-      if (this.pos >= s.length) { this.fail("unterminated string"); return null; }
-      const c = s.charCodeAt(this.pos);
-      if (c == 0x22) {
-        const tail = s.substring(start, this.pos);
-        this.pos++;
-        return escaped ? acc + tail : tail;
-      }
-      if (c < 0x20) { this.fail("control character in string"); return null; }
-      if (c != 0x5c) { this.pos++; continue; }
-      acc += s.substring(start, this.pos);
-      escaped = true;
-      this.pos++;
-      const e = this.c();
-      this.pos++;
-      let out: i32 = -1;
-      switch (e) {
-        case 0x22: out = 0x22; break;
-        case 0x5c: out = 0x5c; break;
-        case 0x2f: out = 0x2f; break;
-        case 0x62: out = 0x08; break;
-        case 0x66: out = 0x0c; break;
-        case 0x6e: out = 0x0a; break;
-        case 0x72: out = 0x0d; break;
-        case 0x74: out = 0x09; break;
-        case 0x75: {
-          let u = 0;
-          for (let i = 0; i < 4; i++) {
-            const h = this.c();
-            this.pos++;
-            let d = -1;
-            if (h >= 0x30 && h <= 0x39) d = h - 0x30;
-            else if (h >= 0x61 && h <= 0x66) d = h - 0x57;
-            else if (h >= 0x41 && h <= 0x46) d = h - 0x37;
-            if (d < 0) { this.pos--; this.fail("bad \\u escape"); return null; }
-            u = (u << 4) | d;
-          }
-          out = u;
-          break;
-        }
-        default: { this.pos--; this.fail("bad escape"); return null; }
-      }
-      acc += String.fromCharCode(out);
-      start = this.pos;
-    }
-    return null;
-  }
-  number(): JsonValue | null {
-    // Hand-rolled instead of parseFloat (strtod alone would be a third of a small plugin):
-    // digits as an integer mantissa, then scaled by a power of ten (exact for config numbers).
-    let neg = false;
-    if (this.c() == 0x2d) { neg = true; this.pos++; }
-    let c = this.c();
-    let mant: f64 = 0;
-    let exp: i32 = 0;
-    if (c == 0x30) { this.pos++; }
-    else if (c >= 0x31 && c <= 0x39) { while ((c = this.c()) >= 0x30 && c <= 0x39) { mant = mant * 10 + <f64>(c - 0x30); this.pos++; } }
-    else { this.fail("bad number"); return null; }
-    if (this.c() == 0x2e) {
-      this.pos++;
-      const start = this.pos;
-      while ((c = this.c()) >= 0x30 && c <= 0x39) { mant = mant * 10 + <f64>(c - 0x30); exp--; this.pos++; }
-      if (this.pos == start) { this.fail("bad number"); return null; }
-    }
-    c = this.c();
-    if (c == 0x65 || c == 0x45) {
-      this.pos++;
-      c = this.c();
-      let eneg = false;
-      if (c == 0x2b || c == 0x2d) { eneg = c == 0x2d; this.pos++; }
-      const start = this.pos;
-      let e: i32 = 0;
-      while ((c = this.c()) >= 0x30 && c <= 0x39) { if (e < 100000) e = e * 10 + (c - 0x30); this.pos++; }
-      if (this.pos == start) { this.fail("bad number"); return null; }
-      exp += eneg ? -e : e;
-    }
-    let v = mant;
-    if (exp < 0) { let p: f64 = 1; for (let i = 0; i < -exp && i < 400; i++) p *= 10; v = mant / p; }
-    else { for (let i = 0; i < exp && i < 400; i++) v *= 10; }
-    return scalar(JsonKind.NUMBER, "", neg ? -v : v);
-  }
-}
-
-function quote(s: string, out: Array<string>): void {
-  out.push("\"");
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c || c < 0x20) {
-      out.push(s.substring(start, i));
-      if (c == 0x22) out.push("\\\"");
-      else if (c == 0x5c) out.push("\\\\");
-      else if (c == 0x0a) out.push("\\n");
-      else if (c == 0x0d) out.push("\\r");
-      else if (c == 0x09) out.push("\\t");
-      else out.push("\\u00" + (c < 0x10 ? "0" : "") + c.toString(16));
-      start = i + 1;
-    }
-  }
-  out.push(s.substring(start));
-  out.push("\"");
+  const start = ws(text, 0);
+  const end = scan(text, start, 0);
+  if (end < 0) return null;
+  if (ws(text, end) < text.length) { fail(ws(text, end), "trailing characters"); return null; }
+  return new JsonValue(text, start, end, "");
 }
 
 /** Quotes a string as a JSON string literal. */
 export function jsonQuote(s: string): string {
-  const out = new Array<string>();
-  quote(s, out);
-  return out.join("");
-}
-
-function stringify(v: JsonValue, out: Array<string>): void {
-  switch (v.kind) {
-    case JsonKind.NULL: out.push("null"); break;
-    case JsonKind.BOOL: out.push(v.num != 0 ? "true" : "false"); break;
-    case JsonKind.NUMBER: {
-      const n = v.num;
-      out.push(n == Math.floor(n) && Math.abs(n) < 1e15 ? (<i64>n).toString() : n.toString());
-      break;
-    }
-    case JsonKind.STRING: quote(v.str, out); break;
-    case JsonKind.ARRAY: {
-      const items = v.items!;
-      out.push("[");
-      for (let i = 0; i < items.length; i++) { if (i) out.push(","); stringify(items[i], out); }
-      out.push("]");
-      break;
-    }
-    default: {
-      const keys = v.keys!;
-      const vals = v.items!;
-      out.push("{");
-      for (let i = 0; i < keys.length; i++) {
-        if (i) out.push(",");
-        quote(keys[i], out);
-        out.push(":");
-        stringify(vals[i], out);
-      }
-      out.push("}");
+  let out = "\"";
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c || c < 0x20) {
+      out += s.substring(from, i);
+      if (c == 0x22) out += "\\\"";
+      else if (c == 0x5c) out += "\\\\";
+      else out += (c < 0x10 ? "\\u000" : "\\u001") + "0123456789abcdef".charAt(c & 15);
+      from = i + 1;
     }
   }
+  return out + s.substring(from, s.length) + "\"";
 }

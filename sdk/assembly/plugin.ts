@@ -33,6 +33,12 @@ export type TickHandler = () => void;
 export abstract class PluginBase {
   constructor(public readonly name: string) {}
   /** @internal */ tickPeriodMs: u32 = 0;
+  // Body handlers with the config type erased (it is a reference either way), so the body
+  // phase code is shared and linked only when a body handler is registered.
+  /** @internal */ reqBody: BodyHandler<Object> | null = null;
+  /** @internal */ reqStream: StreamingBodyHandler<Object> | null = null;
+  /** @internal */ respBody: BodyHandler<Object> | null = null;
+  /** @internal */ respStream: StreamingBodyHandler<Object> | null = null;
   /** @internal */ tickHandler: TickHandler | null = null;
   abstract configure(text: string, apply: bool): bool;
   abstract requestHeaders(ctx: HttpContext, endOfStream: bool): i32;
@@ -46,12 +52,10 @@ export abstract class PluginBase {
 export class Plugin<C> extends PluginBase {
   private ruleParser: RuleConfigParser<C> | null = null;
   private reqHeaders: HeadersHandler<C> | null = null;
-  private reqBody: BodyHandler<C> | null = null;
-  private reqStream: StreamingBodyHandler<C> | null = null;
   private respHeaders: HeadersHandler<C> | null = null;
-  private respBody: BodyHandler<C> | null = null;
-  private respStream: StreamingBodyHandler<C> | null = null;
   private done: StreamDoneHandler<C> | null = null;
+  private reqBodyPhase: BodyPhase | null = null;
+  private respBodyPhase: BodyPhase | null = null;
 
   /** The global config, or null when the configuration has only rules. */
   global: C | null = null;
@@ -66,15 +70,15 @@ export class Plugin<C> extends PluginBase {
   /** Runs on request headers. */
   onHttpRequestHeaders(h: HeadersHandler<C>): Plugin<C> { this.reqHeaders = h; return this; }
   /** Runs once on the whole request body (the SDK buffers it; skipped when there is no body). */
-  onHttpRequestBody(h: BodyHandler<C>): Plugin<C> { this.reqBody = h; return this; }
+  onHttpRequestBody(h: BodyHandler<C>): Plugin<C> { this.reqBody = changetype<BodyHandler<Object>>(h); this.reqBodyPhase = bodyPhase; return this; }
   /** Runs on each request body chunk as it arrives (takes precedence over the buffered handler). */
-  onHttpStreamingRequestBody(h: StreamingBodyHandler<C>): Plugin<C> { this.reqStream = h; return this; }
+  onHttpStreamingRequestBody(h: StreamingBodyHandler<C>): Plugin<C> { this.reqStream = changetype<StreamingBodyHandler<Object>>(h); this.reqBodyPhase = bodyPhase; return this; }
   /** Runs on response headers. */
   onHttpResponseHeaders(h: HeadersHandler<C>): Plugin<C> { this.respHeaders = h; return this; }
   /** Runs once on the whole response body (buffered; `content-length` is dropped since the body may change). */
-  onHttpResponseBody(h: BodyHandler<C>): Plugin<C> { this.respBody = h; return this; }
+  onHttpResponseBody(h: BodyHandler<C>): Plugin<C> { this.respBody = changetype<BodyHandler<Object>>(h); this.respBodyPhase = bodyPhase; return this; }
   /** Runs on each response body chunk as it arrives. */
-  onHttpStreamingResponseBody(h: StreamingBodyHandler<C>): Plugin<C> { this.respStream = h; return this; }
+  onHttpStreamingResponseBody(h: StreamingBodyHandler<C>): Plugin<C> { this.respStream = changetype<StreamingBodyHandler<Object>>(h); this.respBodyPhase = bodyPhase; return this; }
   /** Runs when the stream is over. */
   onHttpStreamDone(h: StreamDoneHandler<C>): Plugin<C> { this.done = h; return this; }
   /** Runs `h` every `periodMs` ms (set once configuration succeeded). */
@@ -96,7 +100,7 @@ export class Plugin<C> extends PluginBase {
       json = o;
     }
     let ownKeys = 0;
-    const keys = json.keys!;
+    const keys = json.keys();
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       if (k != RULES_KEY && k != PLUGIN_ID_KEY) ownKeys++;
@@ -111,7 +115,7 @@ export class Plugin<C> extends PluginBase {
       const g = instantiate<C>();
       this.parser(json, g);
       err = takeConfigError();
-      if (err !== null) return this.fail("global configuration", err);
+      if (err !== null) return this.fail("configuration", err);
       global = g;
     }
     const scopes = new Array<RuleScope>();
@@ -123,7 +127,7 @@ export class Plugin<C> extends PluginBase {
         if (r === null) return this.fail(where, takeConfigError()!);
         const scope = parseRuleScope(r);
         err = takeConfigError();
-        if (scope === null || err !== null) return this.fail(where, err !== null ? err : "bad scope");
+        if (scope === null || err !== null) return this.fail(where, err!);
         const c = instantiate<C>();
         const rp = this.ruleParser;
         if (rp !== null) rp(r, c, global !== null ? global : instantiate<C>());
@@ -168,29 +172,9 @@ export class Plugin<C> extends PluginBase {
   }
 
   requestBody(ctx: HttpContext, size: u32, endOfStream: bool): i32 {
-    if (ctx.bypass || ctx.localResponseSent || ctx.config === null) return FilterDataStatus.CONTINUE;
-    ctx.phase = Phase.REQUEST_BODY;
-    ctx.bodySize = size;
-    const c = changetype<C>(ctx.config);
-    const s = this.reqStream;
-    if (s !== null) {
-      const chunk = host.getBufferBytes(BufferType.HTTP_REQUEST_BODY, 0, size);
-      const input = chunk === null ? new ArrayBuffer(0) : chunk;
-      const out = s(ctx, c, input, endOfStream);
-      if (out !== input) host.setBufferBytes(BufferType.HTTP_REQUEST_BODY, 0, size, out);
-      return FilterDataStatus.CONTINUE;
-    }
-    const b = this.reqBody;
-    if (b === null || !ctx.readRequestBody) return FilterDataStatus.CONTINUE;
-    if (!endOfStream) {
-      if (ctx.requestBodyLimit && size > ctx.requestBodyLimit) {
-        ctx.sendLocalResponse(413, "request body too large");
-        return FilterDataStatus.STOP_ITERATION_NO_BUFFER;
-      }
-      return FilterDataStatus.STOP_ITERATION_AND_BUFFER;
-    }
-    const body = host.getBufferBytes(BufferType.HTTP_REQUEST_BODY, 0, size);
-    return dataStatus(ctx, b(ctx, c, body === null ? new ArrayBuffer(0) : body), StreamType.HTTP_REQUEST);
+    const f = this.reqBodyPhase;
+    if (f === null || ctx.bypass || ctx.localResponseSent || ctx.config === null) return FilterDataStatus.CONTINUE;
+    return f(this, ctx, size, endOfStream, false);
   }
 
   responseHeaders(ctx: HttpContext, endOfStream: bool): i32 {
@@ -206,29 +190,9 @@ export class Plugin<C> extends PluginBase {
   }
 
   responseBody(ctx: HttpContext, size: u32, endOfStream: bool): i32 {
-    if (ctx.bypass || ctx.config === null) return FilterDataStatus.CONTINUE;
-    ctx.phase = Phase.RESPONSE_BODY;
-    ctx.bodySize = size;
-    const c = changetype<C>(ctx.config);
-    const s = this.respStream;
-    if (s !== null) {
-      const chunk = host.getBufferBytes(BufferType.HTTP_RESPONSE_BODY, 0, size);
-      const input = chunk === null ? new ArrayBuffer(0) : chunk;
-      const out = s(ctx, c, input, endOfStream);
-      if (out !== input) host.setBufferBytes(BufferType.HTTP_RESPONSE_BODY, 0, size, out);
-      return FilterDataStatus.CONTINUE;
-    }
-    const b = this.respBody;
-    if (b === null || !ctx.readResponseBody) return FilterDataStatus.CONTINUE;
-    if (!endOfStream) {
-      if (ctx.responseBodyLimit && size > ctx.responseBodyLimit) {
-        ctx.sendLocalResponse(500, "response body too large");
-        return FilterDataStatus.STOP_ITERATION_NO_BUFFER;
-      }
-      return FilterDataStatus.STOP_ITERATION_AND_BUFFER;
-    }
-    const body = host.getBufferBytes(BufferType.HTTP_RESPONSE_BODY, 0, size);
-    return dataStatus(ctx, b(ctx, c, body === null ? new ArrayBuffer(0) : body), StreamType.HTTP_RESPONSE);
+    const f = this.respBodyPhase;
+    if (f === null || ctx.bypass || ctx.config === null) return FilterDataStatus.CONTINUE;
+    return f(this, ctx, size, endOfStream, true);
   }
 
   streamDone(ctx: HttpContext): void {
@@ -238,6 +202,43 @@ export class Plugin<C> extends PluginBase {
     d(ctx, changetype<C>(ctx.config));
   }
 }
+
+/**
+ * One body callback (request or response) for a plugin with a body handler. Reached through a
+ * function reference set when the handler is registered, so plugins without body handlers do
+ * not carry this code.
+ */
+function bodyPhase(p: PluginBase, ctx: HttpContext, size: u32, endOfStream: bool, response: bool): i32 {
+  const type = response ? BufferType.HTTP_RESPONSE_BODY : BufferType.HTTP_REQUEST_BODY;
+  ctx.phase = response ? Phase.RESPONSE_BODY : Phase.REQUEST_BODY;
+  ctx.bodySize = size;
+  const c = ctx.config!;
+  const s = response ? p.respStream : p.reqStream;
+  if (s !== null) {
+    const chunk = host.getBufferBytes(type, 0, size);
+    const input = chunk === null ? new ArrayBuffer(0) : chunk;
+    const out = s(ctx, c, input, endOfStream);
+    if (out !== input) host.setBufferBytes(type, 0, size, out);
+    return FilterDataStatus.CONTINUE;
+  }
+  const b = response ? p.respBody : p.reqBody;
+  if (b === null || !(response ? ctx.readResponseBody : ctx.readRequestBody)) return FilterDataStatus.CONTINUE;
+  if (!endOfStream) {
+    const limit = response ? ctx.responseBodyLimit : ctx.requestBodyLimit;
+    if (limit && size > limit) {
+      // A request too large for the plugin is the client's problem (413); a response too large
+      // to rewrite cannot be delivered whole (500), as Envoy answers when its buffer overflows.
+      ctx.sendLocalResponse(response ? 500 : 413, response ? "response body too large" : "request body too large");
+      return FilterDataStatus.STOP_ITERATION_NO_BUFFER;
+    }
+    return FilterDataStatus.STOP_ITERATION_AND_BUFFER;
+  }
+  const body = host.getBufferBytes(type, 0, size);
+  return dataStatus(ctx, b(ctx, c, body === null ? new ArrayBuffer(0) : body), response ? StreamType.HTTP_RESPONSE : StreamType.HTTP_REQUEST);
+}
+
+/** A body callback, type-erased (see {@link bodyPhase}). */
+type BodyPhase = (p: PluginBase, ctx: HttpContext, size: u32, endOfStream: bool, response: bool) => i32;
 
 function isBlank(s: string): bool {
   for (let i = 0; i < s.length; i++) {

@@ -5,6 +5,7 @@
 // back to the global config when there is one, else the plugin is bypassed for the request.
 import { JsonObject } from "./json";
 import { configError } from "./errors";
+import { HttpContext } from "./http-context";
 
 /** Keys the SDK consumes; plugin parsers never see them as config fields of their own. */
 export const RULES_KEY = "_rules_";
@@ -31,18 +32,18 @@ export class RuleScope {
 
 /** Port-stripped `:authority`, IPv6-aware: `[::1]:80` → `[::1]`, `a.com:8080` → `a.com`. */
 export function stripPort(authority: string): string {
-  const colon = authority.lastIndexOf(":");
+  const colon = authority.lastIndexOf(":", i32.MAX_VALUE);
   if (colon < 0) return authority;
-  const v6End = authority.lastIndexOf("]");
+  const v6End = authority.lastIndexOf("]", i32.MAX_VALUE);
   if (v6End >= 0 && v6End > colon) return authority; // "[::1]" without a port
-  if (v6End < 0 && authority.indexOf(":") != colon) return authority; // bare IPv6 literal, no brackets
+  if (v6End < 0 && authority.indexOf(":", 0) != colon) return authority; // bare IPv6 literal, no brackets
   return authority.substring(0, colon);
 }
 
 /** One `_match_domain_` entry: `*.a.com` suffix, `a.*` prefix, else exact. */
 function hostMatches(p: string, host: string, authority: string): bool {
   const n = p.length;
-  if (n && p.charCodeAt(0) == 0x2a) return host.endsWith(p.substring(1));
+  if (n && p.charCodeAt(0) == 0x2a) return host.endsWith(p.substring(1, n));
   if (n && p.charCodeAt(n - 1) == 0x2a) return host.startsWith(p.substring(0, n - 1));
   // An entry with a port ("a.com:8080", "[::1]:8080") must match the authority with its port;
   // Higress compares against the port-stripped host only, where such an entry could never match.
@@ -51,28 +52,27 @@ function hostMatches(p: string, host: string, authority: string): bool {
 
 /** `outbound|<port>|<subset>|<fqdn>` against entries `fqdn` or `fqdn:port`. */
 function serviceMatches(entries: Array<string>, cluster: string): bool {
-  const p1 = cluster.indexOf("|");
+  const p1 = cluster.indexOf("|", 0);
   if (p1 < 0) return false;
   const p2 = cluster.indexOf("|", p1 + 1);
   if (p2 < 0) return false;
   const p3 = cluster.indexOf("|", p2 + 1);
   if (p3 < 0 || cluster.indexOf("|", p3 + 1) >= 0) return false;
   const port = cluster.substring(p1 + 1, p2);
-  const fqdn = cluster.substring(p3 + 1);
+  const fqdn = cluster.substring(p3 + 1, cluster.length);
   for (let i = 0; i < entries.length; i++) {
     const e = unchecked(entries[i]);
-    const colon = e.lastIndexOf(":");
+    const colon = e.lastIndexOf(":", i32.MAX_VALUE);
     if (colon >= 0) {
-      if (e.substring(0, colon) == fqdn && e.substring(colon + 1) == port) return true;
+      if (e.substring(0, colon) == fqdn && e.substring(colon + 1, e.length) == port) return true;
     } else if (e == fqdn) return true;
   }
   return false;
 }
 
-function listOf(name: string, items: Array<string>): string {
-  let s = name + " [";
-  for (let i = 0; i < items.length; i++) s += (i ? "," : "") + "\"" + items[i] + "\"";
-  return s + "]";
+/** `key <its JSON text>`, e.g. `_match_route_ ["a","b"]`, for log lines. */
+function quoteKey(rule: JsonObject, key: string): string {
+  return key + " " + rule.get(key)!.toString();
 }
 
 /**
@@ -88,33 +88,26 @@ export function parseRuleScope(rule: JsonObject): RuleScope | null {
   s.routePrefixes = rule.getStringArray(MATCH_ROUTE_PREFIX_KEY);
   if (s.routes.length) {
     s.category = RuleCategory.ROUTE;
-    s.describe = listOf(MATCH_ROUTE_KEY, s.routes);
-    if (s.services.length) s.describe += " " + listOf(MATCH_SERVICE_KEY, s.services);
+    s.describe = quoteKey(rule, MATCH_ROUTE_KEY);
+    if (s.services.length) s.describe += " " + quoteKey(rule, MATCH_SERVICE_KEY);
   } else if (domains.length) {
     s.category = RuleCategory.HOST;
-    s.describe = listOf(MATCH_DOMAIN_KEY, domains);
+    s.describe = quoteKey(rule, MATCH_DOMAIN_KEY);
   } else if (s.services.length) {
     s.category = RuleCategory.SERVICE;
-    s.describe = listOf(MATCH_SERVICE_KEY, s.services);
+    s.describe = quoteKey(rule, MATCH_SERVICE_KEY);
   } else if (s.routePrefixes.length) {
     s.category = RuleCategory.ROUTE_PREFIX;
-    s.describe = listOf(MATCH_ROUTE_PREFIX_KEY, s.routePrefixes);
+    s.describe = quoteKey(rule, MATCH_ROUTE_PREFIX_KEY);
   } else {
-    configError("the rule has none of _match_route_, _match_domain_, _match_service_, _match_route_prefix_ (or they are empty)");
+    configError("no _match_route_, _match_domain_, _match_service_ or _match_route_prefix_");
     return null;
   }
   return s;
 }
 
-/** Request facts a rule is matched on; each is read from the host only if some rule needs it. */
-export abstract class MatchInput {
-  abstract routeName(): string;
-  abstract clusterName(): string;
-  abstract authority(): string;
-}
-
-/** True when `scope` applies to the request described by `input`. */
-export function scopeMatches(scope: RuleScope, input: MatchInput): bool {
+/** True when `scope` applies to the request (route name, cluster name and authority are read from the host once, when first needed). */
+export function scopeMatches(scope: RuleScope, input: HttpContext): bool {
   switch (scope.category) {
     case RuleCategory.ROUTE: {
       if (!scope.routes.includes(input.routeName())) return false;
@@ -137,7 +130,7 @@ export function scopeMatches(scope: RuleScope, input: MatchInput): bool {
 }
 
 /** Index of the first rule in `scopes` that matches, or -1. */
-export function firstMatch(scopes: Array<RuleScope>, input: MatchInput): i32 {
+export function firstMatch(scopes: Array<RuleScope>, input: HttpContext): i32 {
   for (let i = 0; i < scopes.length; i++) if (scopeMatches(unchecked(scopes[i]), input)) return i;
   return -1;
 }
