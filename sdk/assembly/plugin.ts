@@ -125,6 +125,7 @@ export class Plugin<C> extends PluginBase {
         const where = "_rules_[" + i.toString() + "]";
         const r = rules.objectAt(i);
         if (r === null) return this.fail(where, takeConfigError()!);
+        r.path = ""; // errors inside the rule read relative to it: "_rules_[1] (...): name must be..."
         const scope = parseRuleScope(r);
         err = takeConfigError();
         if (scope === null || err !== null) return this.fail(where, err!);

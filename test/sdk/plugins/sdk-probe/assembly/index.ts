@@ -1,0 +1,66 @@
+// SDK test plugin (compiled by test/sdk/*.test.ts into a temp folder).
+// - Adds `x-config: <name>` and `x-extra: <extra>` from the config that applies to the request,
+//   so a test sees which rule (or the global config) matched.
+// - `x-json: <text>` answers 200 with "<kind> <compact text>" or 400 with the parse error.
+// - `x-regex: <pattern>` + `x-input: <text>` answers 200 with "match <groups joined by |>" /
+//   "nomatch", or 400 with the compile error; with `x-replace: <template>` the body is the
+//   replaced text.
+import { definePlugin, HttpContext, JsonObject, JsonValue, JsonKind, Action, parseJson, jsonParseError, Header } from "@higress-plugin/sdk";
+export * from "@higress-plugin/sdk/exports";
+
+class Config {
+  name: string = "default";
+  extra: string = "";
+}
+
+function parseConfig(json: JsonObject, config: Config): void {
+  config.name = json.getString("name", config.name);
+  config.extra = json.getString("extra", "");
+}
+
+function parseRuleConfig(json: JsonObject, config: Config, global: Config): void {
+  config.name = json.getString("name", global.name);
+  config.extra = json.getString("extra", global.extra);
+}
+
+function describe(v: JsonValue): string {
+  switch (v.kind) {
+    case JsonKind.STRING: return "string " + v.asString()!;
+    case JsonKind.NUMBER: return "number " + v.asNumber().toString();
+    case JsonKind.BOOL: return "bool " + (v.isTrue() ? "true" : "false");
+    case JsonKind.NULL: return "null";
+    case JsonKind.ARRAY: {
+      let s = "array " + v.length.toString() + " [";
+      for (let i = 0; i < v.length; i++) s += (i ? "," : "") + describe(v.at(i)!);
+      return s + "]";
+    }
+    default: {
+      const keys = v.keys();
+      let s = "object {";
+      for (let i = 0; i < keys.length; i++) s += (i ? "," : "") + keys[i] + "=" + describe(v.get(keys[i])!);
+      return s + "}";
+    }
+  }
+}
+
+function reply(ctx: HttpContext, status: u32, body: string): Action {
+  const h = new Array<Header>();
+  h.push(new Header("content-type", "text/plain"));
+  ctx.sendLocalResponse(status, body, h);
+  return Action.PAUSE;
+}
+
+function onRequestHeaders(ctx: HttpContext, config: Config): Action {
+  const json = ctx.getRequestHeader("x-json");
+  if (json !== null) {
+    const v = parseJson(json);
+    return v === null ? reply(ctx, 400, jsonParseError()) : reply(ctx, 200, describe(v));
+  }
+  ctx.replaceRequestHeader("x-config", config.name);
+  if (config.extra.length) ctx.replaceRequestHeader("x-extra", config.extra);
+  return Action.CONTINUE;
+}
+
+definePlugin<Config>("sdk-probe", parseConfig)
+  .withRuleParser(parseRuleConfig)
+  .onHttpRequestHeaders(onRequestHeaders);
