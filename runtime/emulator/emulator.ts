@@ -75,9 +75,10 @@ function toBytes(v: string | Uint8Array | undefined): Uint8Array {
   return typeof v === 'string' ? new TextEncoder().encode(v) : v;
 }
 
-/** Header strings are byte strings on the wire: UTF-8 text becomes its bytes, one char each. */
+/** Header strings are byte strings on the wire: UTF-8 text becomes its bytes, one char each;
+ * names are lower-cased (as HTTP/2 and Node's HTTP stack give them). */
 export function toHeaderList(list: HeaderList): HeaderList {
-  return list.map(([k, v]) => [byteString(k), byteString(v)]);
+  return list.map(([k, v]) => [byteString(k).toLowerCase(), byteString(v)]);
 }
 
 function byteString(s: string): string {

@@ -197,15 +197,10 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       const mem = vm.mem;
       if (!mem.ok(keyPtr, keySize) || !mem.ok(retPtrPtr, 4) || !mem.ok(retSizePtr, 4)) return INVALID_MEMORY_ACCESS;
       if (!map) return NOT_FOUND;
-      const key = lower(mem.latin1(keyPtr, keySize));
-      for (let i = 0, n = map.length; i < n; i++) {
-        const pair = map[i]!;
-        if (pair[0] === key) {
-          mem.returnLatin1(pair[1], retPtrPtr, retSizePtr);
-          return OK;
-        }
-      }
-      return NOT_FOUND;
+      const i = mem.findName(map, keyPtr, keySize);
+      if (i < 0) return NOT_FOUND;
+      mem.returnLatin1(map[i]![1], retPtrPtr, retSizePtr);
+      return OK;
     },
     proxy_add_header_map_value(t: number, keyPtr: number, keySize: number, valPtr: number, valSize: number): number {
       keyPtr >>>= 0; keySize >>>= 0; valPtr >>>= 0; valSize >>>= 0;

@@ -34,13 +34,34 @@ export class MemoryView {
   /** Sets the plugin export used to allocate memory for data returned to the plugin. */
   setAllocator(fn: ((size: number) => number) | undefined): void { this.alloc = fn; }
 
-  /** Refreshes the cached views if memory grew. Cheap: one identity compare. */
+  /**
+   * Refreshes the cached views if memory grew. memory.grow detaches the old buffer, so a
+   * zero-length view means "stale": this avoids the comparatively slow `memory.buffer` getter on
+   * every host call.
+   */
   refresh(): void {
-    if (this.memory.buffer !== this.buf) {
+    if (this.u8.length === 0) {
       this.buf = this.memory.buffer as ArrayBuffer;
       this.u8 = new Uint8Array(this.buf);
       this.dv = new DataView(this.buf);
     }
+  }
+
+  /** Index of the first pair in `list` whose name equals the bytes at [ptr, ptr+len)
+   * (ASCII case-insensitive; names in lists are lower-case), or -1. Bounds already checked. */
+  findName(list: Array<[string, string]>, ptr: number, len: number): number {
+    const u8 = this.u8;
+    outer: for (let i = 0, n = list.length; i < n; i++) {
+      const name = list[i]![0];
+      if (name.length !== len) continue;
+      for (let j = 0; j < len; j++) {
+        let c = u8[ptr + j]!;
+        if (c >= 65 && c <= 90) c += 32;
+        if (name.charCodeAt(j) !== c) continue outer;
+      }
+      return i;
+    }
+    return -1;
   }
 
   /** Current memory size in bytes. */

@@ -141,7 +141,9 @@ export class Vm implements SharedQueueOwner {
       this.current = prev;
       this.callback = prevCb;
     }
-    if (this.mem.memory.buffer.byteLength > this.config.memoryLimitBytes) this.overLimit = true;
+    const mem = this.mem;
+    mem.refresh();
+    if (mem.u8.length > this.config.memoryLimitBytes) this.overLimit = true;
     return result;
   }
 
