@@ -330,7 +330,12 @@ export class FilterChain {
       pipe.headersEos = call.eos;
       pipe.headersAt = 0;
     } else if (call.kind === 'data') {
-      pipe.bufs[0] = concat(pipe.bufs[0] ?? EMPTY, call.data);
+      if (pipe.order.length === 0) {
+        pipe.out = concat(pipe.out, call.data);
+        if (call.eos) pipe.outEos = true;
+        return;
+      }
+      pipe.bufs[0] = concat(pipe.bufs[0]!, call.data);
       if (call.eos) pipe.eosAt[0] = true;
     } else {
       pipe.trailers = call.trailers.slice();

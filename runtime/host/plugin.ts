@@ -78,6 +78,9 @@ export class Plugin implements VmOwner {
     if (!['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD'].includes(strategy)) {
       throw new HostError('HP_BAD_OPTION', `PluginOptions.failStrategy must be FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD, got ${String(strategy)}`, { plugin: options.name });
     }
+    if (options.env?.metrics && !(options.env.metrics instanceof MetricRegistry)) {
+      throw new HostError('HP_BAD_OPTION', 'HostEnvironment.metrics must be a MetricRegistry (the host defines and updates metrics in it)', { plugin: options.name });
+    }
     this.name = options.name;
     this.failStrategy = strategy;
     this.env = options.env ?? {};
@@ -87,7 +90,7 @@ export class Plugin implements VmOwner {
       facts: { name: options.name, rootId: options.name, vmId: options.vmId ?? '' },
       env: this.env,
       shared: this.env.shared ?? (defaultShared as SharedState),
-      metrics: (this.env.metrics as MetricRegistry | undefined) instanceof MetricRegistry ? (this.env.metrics as MetricRegistry) : defaultMetrics,
+      metrics: (this.env.metrics as MetricRegistry | undefined) ?? defaultMetrics,
       vmConfiguration: bytesOf(options.vmConfiguration),
       configuration: bytesOf(options.configuration),
       memoryLimitBytes: this.memoryLimitBytes,

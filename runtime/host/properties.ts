@@ -101,6 +101,11 @@ export function readProperty(name: string, facts: PluginFacts, port: StreamPort 
     case 'connection.mtls': return info.mtls === undefined ? undefined : Uint8Array.of(info.mtls ? 1 : 0);
     case 'connection.requested_server_name': return str(info.requestedServerName);
     case 'upstream.address': return str(info.upstreamAddress);
+    case 'upstream.port': {
+      const m = info.upstreamAddress ? /:(\d+)$/.exec(info.upstreamAddress) : null;
+      return m ? int64(Number(m[1])) : undefined;
+    }
+    case 'response.flags': return port.map(2) ? int64(0) : undefined;
     case 'route_name': return str(info.routeName);
     case 'cluster_name': return str(info.clusterName);
     case 'listener_direction': return int64(info.listenerDirection ?? 2);

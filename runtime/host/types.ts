@@ -49,7 +49,10 @@ export interface LocalResponse {
 
 /** Outcome of one chain phase, for the proxy to act on. */
 export type PhaseResult =
-  /** Go on: forward these (possibly rewritten) headers / bytes. `data` may be empty while plugins buffer. */
+  /** Go on: forward these (possibly rewritten) headers / bytes. `data` may be empty while plugins buffer.
+   * A headers phase may resolve WITHOUT `headers` when a plugin stopped header iteration to look at
+   * the body first (Envoy StopIteration): feed the body; the headers come with a later data result,
+   * always before that result's data. (Host addition: documents existing behaviour.) */
   | { kind: 'continue'; headers?: HeaderList; data?: Uint8Array }
   /** Send this response downstream instead (already passed through the response callbacks of the
    * plugins that ran before the one that sent it). Nothing more is forwarded upstream. */
@@ -84,9 +87,11 @@ export interface HostEnvironment {
   knownCluster?(cluster: string): boolean;
   /** Foreign functions by name (`proxy_call_foreign_function`); unknown name → NOT_FOUND. */
   foreignFunctions?: Map<string, (args: Uint8Array) => Uint8Array>;
-  /** Shared data and queues, shared by all VMs of one process (pass the same object). */
+  /** Shared data and queues, shared by all VMs of one process (pass the same object, e.g. the
+   * host's `InMemorySharedState`); default one per process. */
   shared?: SharedState;
-  /** Metric registry the gateway reads for Prometheus (pass the same object to every VM). */
+  /** Metric registry the gateway reads for Prometheus (pass the same object to every VM). Must be
+   * a `MetricRegistry` from the host (it defines and updates metrics); default one per process. */
   metrics?: MetricStore;
   /** Clock, ns since the epoch. Default: real time. The emulator makes it controllable. */
   nowNs?(): bigint;
