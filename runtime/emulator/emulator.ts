@@ -75,14 +75,15 @@ function toBytes(v: string | Uint8Array | undefined): Uint8Array {
   return typeof v === 'string' ? new TextEncoder().encode(v) : v;
 }
 
-/** Header strings are byte strings on the wire: UTF-8 text becomes its bytes, one char each;
+/** Header strings are byte strings on the wire: test input is text, so any non-ASCII string
+ * becomes its UTF-8 bytes, one char each;
  * names are lower-cased (as HTTP/2 and Node's HTTP stack give them). */
 export function toHeaderList(list: HeaderList): HeaderList {
   return list.map(([k, v]) => [byteString(k).toLowerCase(), byteString(v)]);
 }
 
 function byteString(s: string): string {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return Buffer.from(s, 'utf8').toString('latin1');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.from(s, 'utf8').toString('latin1');
   return s;
 }
 
