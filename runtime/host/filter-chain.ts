@@ -392,7 +392,9 @@ export class FilterChain {
         if (this.terminal) return true;
         if (r === 0) pipe.headersAt++;
         else if (slot.cont[dir]) { slot.cont[dir] = false; pipe.headersAt++; }
-        else pipe.headersStop = r === 1 && !pipe.headersEos ? 1 : 2;
+        // StopIteration lets the body reach this plugin (Envoy); without a body callback that
+        // body could only release the headers early, so hold everything instead.
+        else pipe.headersStop = r === 1 && !pipe.headersEos && this.hasBodyCallback(slot, dir) ? 1 : 2;
         return true;
       }
       if (slot.open || slot.cont[dir]) {
@@ -468,6 +470,11 @@ export class FilterChain {
       pipe.headersAt++;
     }
     pipe.pass(i);
+  }
+
+  private hasBodyCallback(slot: Slot, dir: number): boolean {
+    const ex = slot.vm?.exports;
+    return !!ex && !!(dir === REQUEST ? ex.requestBody : ex.responseBody);
   }
 
   private callHeaders(pipe: Pipe, slot: Slot): number {
@@ -594,7 +601,11 @@ export class FilterChain {
         result.data = pipe.out;
         pipe.out = EMPTY;
       }
-      if (call.kind === 'trailers') pipe.trailersReported = true;
+      if (call.kind === 'trailers') {
+        // A trailers phase answers with the (possibly rewritten) trailers in `headers`.
+        pipe.trailersReported = true;
+        result.headers = pipe.trailers;
+      }
       call.resolve(result);
       const next = pipe.queue[0];
       if (next) {

@@ -52,7 +52,8 @@ export type PhaseResult =
   /** Go on: forward these (possibly rewritten) headers / bytes. `data` may be empty while plugins buffer.
    * A headers phase may resolve WITHOUT `headers` when a plugin stopped header iteration to look at
    * the body first (Envoy StopIteration): feed the body; the headers come with a later data result,
-   * always before that result's data. (Host addition: documents existing behaviour.) */
+   * always before that result's data. A trailers phase answers with the trailers in `headers`.
+   * (Host addition: documents existing behaviour.) */
   | { kind: 'continue'; headers?: HeaderList; data?: Uint8Array }
   /** Send this response downstream instead (already passed through the response callbacks of the
    * plugins that ran before the one that sent it). Nothing more is forwarded upstream. */

@@ -16,7 +16,7 @@ test('a stream runs context create, headers, body, trailers both ways, then done
   await s.requestHeaders(getRequest(), { endOfStream: false });
   await s.requestBody('abc', { endOfStream: false });
   const t = await s.requestTrailers([['grpc-status', '0']]);
-  assert.equal(t.kind, 'continue');
+  assert.deepEqual(t, { kind: 'continue', headers: [['grpc-status', '0'], ['x-trailer-added', '1']], data: new Uint8Array(0) });
   await s.responseHeaders([[':status', '200']]);
   await s.responseBody('xyz', { endOfStream: false });
   await s.responseTrailers([['x-t', '1']]);
@@ -218,4 +218,18 @@ test('destroy waits for in-flight streams, then ends the root context', async ()
   s.finish();
   await d;
   assert.deepEqual(emu.logs.map((l) => l.message), ['done: ctx=2', 'log: ctx=2 status=none', 'delete: ctx=2', 'done: ctx=1', 'delete: ctx=1']);
+});
+
+test('StopIteration from a plugin without a body callback holds the headers until it continues', async () => {
+  const { wat, watPlugin } = await import('./helpers.js');
+  const imports = '(import "env" "proxy_continue_stream" (func $cont (param i32) (result i32)))';
+  const emu = await Emulator.load(await wat(watPlugin({ imports, bodies: { request_headers: '(i32.const 1)' } }).replace(/\(func \(export "proxy_on_request_body"\)[^\n]*\n/, '')));
+  assert.equal(emu.plugin.module.has('proxy_on_request_body'), false);
+  const s = emu.stream();
+  let done = false;
+  const p = s.requestHeaders(getRequest(), { endOfStream: false }).then((r) => { done = true; return r; });
+  await emu.settle();
+  assert.equal(done, false, 'no body callback: the headers phase stays pending (stop all)');
+  s.finish();
+  assert.equal((await p).kind, 'reset');
 });
