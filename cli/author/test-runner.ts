@@ -67,9 +67,12 @@ export async function runProjectTests(project: PluginProject, options: TestRunOp
   const args = ['--import', REGISTER, '--test', `--test-reporter=${options.reporter ?? 'spec'}`];
   if (options.namePattern) args.push(`--test-name-pattern=${options.namePattern}`);
   args.push(...files.map((f) => relative(project.dir, f)));
+  // A run started from inside another test run must still be a top-level run.
+  const env: NodeJS.ProcessEnv = { ...process.env, HIGRESS_PLUGIN_WASM: project.wasmFile, NODE_OPTIONS: '' };
+  delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, args, {
     cwd: project.dir,
-    env: { ...process.env, HIGRESS_PLUGIN_WASM: project.wasmFile, NODE_OPTIONS: '' },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
