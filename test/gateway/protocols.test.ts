@@ -1,0 +1,257 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+
+type Echo = Awaited<ReturnType<typeof echoServer>>;
+let up: Echo;
+let slow: Echo;
+let stream: Echo;
+let grpc: http2.Http2Server;
+let grpcPort = 0;
+let deadPort = 0;
+let dir: Awaited<ReturnType<typeof configDir>>;
+let gw: Awaited<ReturnType<typeof gateway>>;
+let tlsPort = 0;
+const streamEvents: string[] = [];
+
+/** gRPC length-prefixed message framing. */
+function frame(msg: Buffer): Buffer {
+  const h = Buffer.alloc(5);
+  h.writeUInt32BE(msg.length, 1);
+  return Buffer.concat([h, msg]);
+}
+function unframe(buf: Buffer): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 5 <= buf.length;) {
+    const n = buf.readUInt32BE(i + 1);
+    out.push(buf.subarray(i + 5, i + 5 + n).toString());
+    i += 5 + n;
+  }
+  return out;
+}
+
+function certFor(d: string, name: string): { cert: string; key: string } {
+  const cert = join(d, `${name}.crt`);
+  const key = join(d, `${name}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+before(async () => {
+  up = await echoServer('up');
+  up.server.on('upgrade', (req, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-path: ' + req.url + '\r\n\r\n');
+    socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => socket.destroy());
+  });
+  slow = await echoServer('slow', (_req, res) => { setTimeout(() => res.end('late'), 1500); });
+  stream = await echoServer('stream', (req, res) => {
+    let n = 0;
+    streamEvents.push('upstream-start');
+    req.on('data', (c: Buffer) => { if (n === 0) streamEvents.push('upstream-first-byte'); n += c.length; });
+    req.on('end', () => { streamEvents.push('upstream-end'); res.end(String(n)); });
+  });
+  grpc = http2.createServer();
+  grpc.on('stream', (s, headers) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => {
+      const msgs = unframe(Buffer.concat(chunks));
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      if (headers[':path'] === '/demo.Echo/Unary') s.write(frame(Buffer.from(`hello ${msgs[0]}`)));
+      else for (const m of msgs) s.write(frame(Buffer.from(`item ${m}`)));
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'OK' }));
+      s.end();
+    });
+  });
+  await new Promise<void>((r) => grpc.listen(0, '127.0.0.1', r));
+  grpcPort = (grpc.address() as AddressInfo).port;
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  deadPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+
+  dir = await configDir();
+  const a = certFor(dir.dir, 'a.test');
+  const b = certFor(dir.dir, 'b.test');
+  await dir.write('gw.yaml', `${QUIET}listeners:
+  - { name: plain, address: 127.0.0.1, port: 0 }
+  - name: secure
+    address: 127.0.0.1
+    port: 0
+    tls:
+      - { hosts: [a.test], cert: ${a.cert}, key: ${a.key} }
+      - { hosts: [b.test], cert: ${b.cert}, key: ${b.key} }
+services:
+  - { name: up.svc, endpoints: ["127.0.0.1:${up.port}"] }
+  - { name: slow.svc, endpoints: ["127.0.0.1:${slow.port}"], requestTimeoutMs: 300 }
+  - { name: stream.svc, endpoints: ["127.0.0.1:${stream.port}"] }
+  - { name: grpc.svc, protocol: grpc, endpoints: ["127.0.0.1:${grpcPort}"] }
+  - { name: flaky.svc, endpoints: ["127.0.0.1:${deadPort}", "127.0.0.1:${up.port}"] }
+  - { name: dead.svc, endpoints: ["127.0.0.1:${deadPort}"] }
+routes:
+  - { name: default/slow, path: /slow, service: slow.svc }
+  - { name: default/upload, path: /upload, service: stream.svc }
+  - { name: default/grpc, path: /demo.Echo, service: grpc.svc }
+  - { name: default/flaky, path: /flaky, service: flaky.svc }
+  - { name: default/dead, path: /dead, service: dead.svc }
+  - { name: default/up, path: /, service: up.svc }
+`);
+  gw = await gateway([dir.dir]);
+  tlsPort = gw.ports().secure;
+});
+
+after(async () => {
+  await gw?.close();
+  await Promise.all([up, slow, stream].map((s) => s?.close()));
+  grpc?.close();
+  await dir?.remove();
+});
+
+test('h2c with prior knowledge is served on the same port as HTTP/1.1', async () => {
+  const session = http2.connect(gw.url);
+  const body = await new Promise<string>((resolve, reject) => {
+    const s = session.request({ ':path': '/h2c-test', ':authority': 'x.test' });
+    let t = '';
+    s.on('data', (d) => (t += d));
+    s.on('end', () => resolve(t));
+    s.on('error', reject);
+  });
+  session.close();
+  const j = JSON.parse(body);
+  assert.equal(j.url, '/h2c-test');
+  assert.equal(j.headers.host, 'x.test');
+  assert.equal(j.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal((await echo(`${gw.url}/h1`)).url, '/h1');
+});
+
+test('TLS negotiates h2 or http/1.1 by ALPN and picks the certificate by SNI', async () => {
+  for (const [name, alpn] of [['a.test', 'h2'], ['b.test', 'http/1.1']] as const) {
+    const sock = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: name, ALPNProtocols: [alpn], rejectUnauthorized: false });
+    await new Promise<void>((r, j) => { sock.once('secureConnect', r); sock.once('error', j); });
+    assert.equal(sock.alpnProtocol, alpn);
+    assert.equal((sock.getPeerCertificate() as { subject: { CN: string } }).subject.CN, name);
+    sock.destroy();
+  }
+  const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { servername: 'a.test', rejectUnauthorized: false });
+  const body = await new Promise<string>((resolve, reject) => {
+    const s = session.request({ ':path': '/over-tls', ':authority': 'a.test' });
+    let t = '';
+    s.on('data', (d) => (t += d));
+    s.on('end', () => resolve(t));
+    s.on('error', reject);
+  });
+  session.close();
+  assert.equal(JSON.parse(body).headers['x-forwarded-proto'], 'https');
+  const h1 = await new Promise<string>((resolve, reject) => {
+    https1(`/over-tls-h1`, resolve, reject);
+  });
+  assert.equal(JSON.parse(h1).url, '/over-tls-h1');
+});
+
+function https1(path: string, resolve: (s: string) => void, reject: (e: Error) => void): void {
+  const req = https.request({ host: '127.0.0.1', port: tlsPort, path, servername: 'b.test', headers: { host: 'b.test' }, rejectUnauthorized: false, agent: false }, (res) => {
+    let t = '';
+    res.on('data', (d) => (t += d));
+    res.on('end', () => resolve(t));
+  });
+  req.on('error', reject);
+  req.end();
+}
+
+test('WebSocket upgrades pass through both ways', async () => {
+  const sock = net.connect(Number(new URL(gw.url).port), '127.0.0.1');
+  sock.write('GET /ws?room=1 HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  let text = '';
+  await new Promise<void>((r) => sock.on('data', (d) => { text += d; if (text.includes('\r\n\r\n')) r(); }));
+  assert.match(text, /^HTTP\/1.1 101/);
+  assert.match(text, /x-path: \/ws\?room=1/);
+  text = '';
+  sock.write('ping');
+  await new Promise<void>((r) => sock.on('data', () => { if (text.includes('echo:ping')) r(); }));
+  assert.ok(text.includes('echo:ping'));
+  sock.destroy();
+});
+
+test('gRPC unary and server-streaming calls over h2 carry grpc-status trailers', async () => {
+  const session = http2.connect(gw.url);
+  const call = (path: string, msgs: string[]) => new Promise<{ msgs: string[]; trailers: http2.IncomingHttpHeaders; headers: http2.IncomingHttpHeaders }>((resolve, reject) => {
+    const s = session.request({ ':path': path, ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' });
+    const chunks: Buffer[] = [];
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    s.on('response', (h) => (headers = h));
+    s.on('trailers', (t) => (trailers = t));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => resolve({ msgs: unframe(Buffer.concat(chunks)), trailers, headers }));
+    s.on('error', reject);
+    for (const m of msgs) s.write(frame(Buffer.from(m)));
+    s.end();
+  });
+  const unary = await call('/demo.Echo/Unary', ['world']);
+  assert.deepEqual(unary.msgs, ['hello world']);
+  assert.equal(unary.headers['content-type'], 'application/grpc');
+  assert.equal(unary.trailers['grpc-status'], '0');
+  const streaming = await call('/demo.Echo/Stream', ['1', '2', '3']);
+  assert.deepEqual(streaming.msgs, ['item 1', 'item 2', 'item 3']);
+  assert.equal(streaming.trailers['grpc-message'], 'OK');
+  session.close();
+});
+
+test('a 50 MB upload streams: the upstream receives bytes before the client has finished sending', async () => {
+  streamEvents.length = 0;
+  const total = 50 * 1024 * 1024;
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  const rssBefore = process.memoryUsage().rss;
+  const result = await new Promise<string>((resolve, reject) => {
+    const req = http.request(`${gw.url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) } }, (res) => {
+      let t = '';
+      res.on('data', (d) => (t += d));
+      res.on('end', () => resolve(t));
+    });
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (sent >= total / 2 && !streamEvents.includes('client-half')) streamEvents.push('client-half');
+        if (!req.write(chunk)) { req.once('drain', pump); return; }
+      }
+      streamEvents.push('client-done');
+      req.end();
+    };
+    pump();
+  });
+  assert.equal(result, String(total));
+  assert.ok(streamEvents.indexOf('upstream-first-byte') < streamEvents.indexOf('client-half'), `events: ${streamEvents.join(',')}`);
+  assert.ok(streamEvents.indexOf('upstream-first-byte') < streamEvents.indexOf('client-done'));
+  assert.ok(process.memoryUsage().rss - rssBefore < 40 * 1024 * 1024, 'the body is not held in memory');
+});
+
+test('a refused connection is retried on another endpoint, and the refusing endpoint is ejected', async () => {
+  for (let i = 0; i < 6; i++) {
+    const r = await echo(`${gw.url}/flaky/${i}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.name, 'up');
+  }
+  const prom = (await fetchText(`${gw.admin}/stats/prometheus`)).text;
+  const m = /gateway_upstream_errors_total\{cluster="outbound\|80\|\|flaky.svc"\} (\d+)/.exec(prom);
+  assert.ok(m && Number(m[1]) === 1, 'ejected after the first refusal, so one error only');
+});
+
+test('an unreachable upstream answers 503 and a slow one 504', async () => {
+  const dead = await fetchText(`${gw.url}/dead`);
+  assert.equal(dead.status, 503);
+  assert.equal(dead.headers['x-gateway-detail'], 'upstream_connect_failure');
+  const slowR = await fetchText(`${gw.url}/slow`);
+  assert.equal(slowR.status, 504);
+});
