@@ -160,6 +160,8 @@ export class FilterChain {
   private readonly slots: Slot[];
   private readonly req = new Pipe(REQUEST);
   private readonly resp = new Pipe(RESPONSE);
+  private readonly pipes: readonly Pipe[] = [this.req, this.resp];
+  private readonly bodyLimit: number;
   private terminal: PhaseResult | undefined;
   private local: { slot: Slot; response: LocalResponse; dir: number } | undefined;
   private inLocalPath = false;
@@ -175,6 +177,7 @@ export class FilterChain {
     this.slots = plugins.map((p, i) => new Slot(this, p, i));
     this.wantsRequestBody = plugins.some((p) => p.module.has('proxy_on_request_body'));
     this.wantsResponseBody = plugins.some((p) => p.module.has('proxy_on_response_body'));
+    this.bodyLimit = plugins.reduce((m, p) => Math.min(m, p.bodyBufferLimitBytes), Infinity);
     this.req.reset(this.slots);
     this.resp.reset([...this.slots].reverse());
     for (const slot of this.slots) {
@@ -236,7 +239,7 @@ export class FilterChain {
       slot.vm = undefined;
     }
     const done: PhaseResult = this.terminal ?? { kind: 'reset', reason: 'stream finished' };
-    for (const pipe of [this.req, this.resp]) {
+    for (const pipe of this.pipes) {
       for (const c of pipe.queue.splice(0)) c.resolve(done);
     }
   }
@@ -556,7 +559,7 @@ export class FilterChain {
   private end(result: PhaseResult): void {
     if (this.terminal) return;
     this.terminal = result;
-    for (const pipe of [this.req, this.resp]) for (const c of pipe.queue.splice(0)) c.resolve(result);
+    for (const pipe of this.pipes) for (const c of pipe.queue.splice(0)) c.resolve(result);
     for (const c of this.pendingLocalWaiters.splice(0)) c.resolve(result);
   }
 
@@ -582,7 +585,7 @@ export class FilterChain {
       return false;
     }
     let started = false;
-    for (const pipe of [this.req, this.resp]) {
+    for (const pipe of this.pipes) {
       const call = pipe.queue[0];
       if (!call) continue;
       const limit = this.overLimit(pipe);
@@ -626,7 +629,7 @@ export class FilterChain {
   }
 
   private overLimit(pipe: Pipe): PhaseResult | undefined {
-    const max = Math.min(...this.slots.map((s) => s.plugin.bodyBufferLimitBytes));
+    const max = this.bodyLimit;
     for (const b of pipe.bufs) {
       if (b.length > max) {
         if (pipe.dir === REQUEST) return { kind: 'local', response: failureResponse(413, 'Payload Too Large', 'request_payload_too_large') };

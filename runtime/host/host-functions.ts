@@ -92,6 +92,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
     proxy_done(): number {
       if (vm.current !== vm.root) return BAD_ARGUMENT;
       vm.doneCalled = true;
+      vm.onProxyDone?.();
       return OK;
     },
     proxy_set_effective_context(id: number): number {

@@ -232,7 +232,7 @@ export class Plugin implements VmOwner {
     this.users.delete(user);
     if (vm.activeStreams === 0 && this.retired.has(vm)) {
       this.retired.delete(vm);
-      vm.shutdown();
+      void vm.shutdown();
     }
     if (this.stats.activeStreams === 0) {
       const waiters = this.idleWaiters;
@@ -242,18 +242,19 @@ export class Plugin implements VmOwner {
   }
 
   private retire(vm: Vm): void {
-    if (vm.activeStreams === 0) vm.shutdown();
+    if (vm.activeStreams === 0) void vm.shutdown();
     else this.retired.add(vm);
   }
 
-  /** Ends the plugin once in-flight streams end: `proxy_on_done` then `proxy_on_delete` on the root. */
+  /** Ends the plugin once in-flight streams end: `proxy_on_done` on the root (waiting for
+   * `proxy_done` when it returns false, up to 10 s), then `proxy_on_delete`. New streams are refused. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
     if (this.stats.activeStreams > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
-    this.vm.shutdown();
-    for (const vm of this.retired) vm.shutdown();
+    const all = [this.vm, ...this.retired];
     this.retired.clear();
+    await Promise.all(all.map((vm) => vm.shutdown()));
   }
 
   /** Calls `proxy_on_tick` on the root context now (emulator and tests). */

@@ -222,11 +222,36 @@ export class Vm implements SharedQueueOwner {
     this.call('proxy_on_queue_ready', this.exports.queueReady, this.root, queueId);
   }
 
-  /** Ends the root context: on_done, then on_delete (no waiting for proxy_done beyond this turn). */
-  shutdown(): void {
+  /**
+   * Ends the root context: `proxy_on_done`; when it returns false the plugin still has work in
+   * flight and signals the end with `proxy_done` (waited for up to `graceMs`); then
+   * `proxy_on_delete`. Resolves when the root context is deleted.
+   */
+  async shutdown(graceMs = 10_000): Promise<void> {
+    if (this.failure || this.deleted) {
+      this.cancelTicker();
+      return;
+    }
+    const r = this.call('proxy_on_done', this.exports.done, this.root);
+    if (r === 0 && !this.doneCalled && !this.failure) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        timer.unref();
+        this.onProxyDone = () => {
+          clearTimeout(timer);
+          // after the callback that called proxy_done returns
+          queueMicrotask(resolve);
+        };
+      });
+      this.onProxyDone = undefined;
+    }
     this.cancelTicker();
-    if (this.failure) return;
-    this.call('proxy_on_done', this.exports.done, this.root);
+    this.deleted = true;
     this.call('proxy_on_delete', this.exports.delete, this.root);
   }
+
+  /** Set while shutdown waits for proxy_done. */
+  onProxyDone: (() => void) | undefined;
+  /** The root context was deleted. */
+  deleted = false;
 }

@@ -233,3 +233,25 @@ test('StopIteration from a plugin without a body callback holds the headers unti
   s.finish();
   assert.equal((await p).kind, 'reset');
 });
+
+test('a root context that returns false from on_done is deleted after it calls proxy_done', async () => {
+  const { wat, watPlugin } = await import('./helpers.js');
+  const imports = '(import "env" "proxy_done" (func $done (result i32))) (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))';
+  const extra = '(data (i32.const 100) "deleted")';
+  const emu = await Emulator.load(await wat(watPlugin({
+    imports, extra,
+    bodies: { done: '(i32.const 0)', tick: '(drop (call $done))', delete: '(drop (call $log (i32.const 2) (i32.const 100) (i32.const 7)))' },
+  })));
+  let destroyed = false;
+  const d = emu.plugin.destroy().then(() => { destroyed = true; });
+  await emu.settle();
+  assert.equal(destroyed, false, 'waiting for proxy_done');
+  assert.deepEqual(emu.logs.map((l) => l.message), []);
+  emu.tick();
+  await d;
+  assert.deepEqual(emu.logs.map((l) => l.message), ['deleted']);
+  const s = emu.stream();
+  const r = await s.requestHeaders(getRequest(), { endOfStream: true });
+  assert.equal(r.kind, 'local', 'a destroyed plugin serves no new stream');
+  s.finish();
+});
