@@ -14,4 +14,5 @@ export { log, logEnabled, logAt } from "./assembly/log";
 export { ClusterClient, Cluster, FQDNCluster, K8sCluster, StaticIpCluster, DnsCluster, HttpCallResponse,
   HttpCallback } from "./assembly/cluster";
 export { stripPort } from "./assembly/rule-matcher";
+export { Regex, regexError } from "./assembly/regex";
 export { getCurrentTimeNanoseconds, getSharedData, setSharedData, SharedValue, callForeignFunction } from "./assembly/hostcalls";

@@ -5,7 +5,7 @@
 // - `x-regex: <pattern>` + `x-input: <text>` answers 200 with "match <groups joined by |>" /
 //   "nomatch", or 400 with the compile error; with `x-replace: <template>` the body is the
 //   replaced text.
-import { definePlugin, HttpContext, JsonObject, JsonValue, JsonKind, Action, parseJson, jsonParseError, Header } from "@higress-plugin/sdk";
+import { definePlugin, HttpContext, JsonObject, JsonValue, JsonKind, Action, parseJson, jsonParseError, Header, Regex, regexError } from "@higress-plugin/sdk";
 export * from "@higress-plugin/sdk/exports";
 
 class Config {
@@ -55,6 +55,16 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
   if (json !== null) {
     const v = parseJson(json);
     return v === null ? reply(ctx, 400, jsonParseError()) : reply(ctx, 200, describe(v));
+  }
+  const pattern = ctx.getRequestHeader("x-regex");
+  if (pattern !== null) {
+    const re = Regex.compile(pattern);
+    if (re === null) return reply(ctx, 400, regexError());
+    const input = ctx.getRequestHeader("x-input")!;
+    const template = ctx.getRequestHeader("x-replace");
+    if (template !== null) return reply(ctx, 200, re.replaceAll(input, template));
+    const m = re.exec(input);
+    return reply(ctx, 200, m === null ? "nomatch" : "match " + m.join("|"));
   }
   ctx.replaceRequestHeader("x-config", config.name);
   if (config.extra.length) ctx.replaceRequestHeader("x-extra", config.extra);
