@@ -196,3 +196,28 @@ test('a trap in on_done / on_log / on_delete is contained and reported', async (
     assert.equal(emu.plugin.stats.activeStreams, 0);
   }
 });
+
+test('FAIL_RELOAD: a reload that fails again is counted and doubles the backoff', async () => {
+  const getShared = '(import "env" "proxy_get_shared_data" (func $getsd (param i32 i32 i32 i32 i32) (result i32)))';
+  // on_configure refuses while shared data "fail-configure" is "1".
+  const configure = `(if (i32.eqz (call $getsd (i32.const 500) (i32.const 14) (i32.const 16) (i32.const 20) (i32.const 24)))
+      (then (if (i32.eq (i32.load8_u (i32.load (i32.const 16))) (i32.const 49)) (then (return (i32.const 0))))))
+    (i32.const 1)`;
+  const emu = await load({
+    imports: `${IMPORTS}${getShared}`, extra: '(data (i32.const 500) "fail-configure")',
+    bodies: { configure, request_headers: trapIf('(i32.const 0)') },
+  }, { failStrategy: 'FAIL_RELOAD' });
+  emu.sharedData.set('fail-configure', Buffer.from('1'), 0);
+  assert.equal((await fullStream(emu, true)).kind, 'local');
+  emu.advanceTime(1000);
+  assert.equal((await fullStream(emu, false)).kind, 'local', 'the reload failed: still closed');
+  assert.equal(emu.plugin.stats.vmReloadFailures, 1);
+  assert.ok(emu.logs.some((l) => /VM reload failed: .*proxy_on_configure rejected/.test(l.message)));
+  emu.sharedData.set('fail-configure', Buffer.from('0'), 0);
+  emu.advanceTime(1000);
+  assert.equal((await fullStream(emu, false)).kind, 'local', 'backoff doubled to 2 s');
+  assert.equal(emu.plugin.stats.vmReloadFailures, 1);
+  emu.advanceTime(1000);
+  assert.equal((await fullStream(emu, false)).kind, 'continue');
+  assert.equal(emu.plugin.stats.vmReloads, 1);
+});
