@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { relative } from 'node:path';
-import { buildPlugin } from '../package/build-plugin.js';
 import { formatBytes, progress, progressDone } from '../package/registry-options.js';
 
 /** `higress-plugin build [dir] [--debug] [-o dist] [--json]`. */
@@ -14,6 +13,8 @@ export function register(program: Command): void {
     .option('-t, --tag <tag>', 'tag recorded in the image layout (default: spec.yaml info.version)')
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, opts: { debug?: boolean; output?: string; tag?: string; json?: boolean }) => {
+      // Loaded on use: the CLI imports every command module at start-up.
+      const { buildPlugin } = await import('../package/build-plugin.js');
       const show = progress(opts.json);
       const r = await buildPlugin({ dir, outDir: opts.output, debug: opts.debug, tag: opts.tag, onStep: (s) => show(`build: ${s}…`) });
       progressDone(opts.json);

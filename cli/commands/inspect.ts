@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inspectTarget, type Inspection } from '../package/inspect-plugin.js';
+import type { Inspection } from '../package/inspect-plugin.js';
 import { addRegistryOptions, formatBytes, repositoryOptions, type RegistryFlags } from '../package/registry-options.js';
 
 function print(i: Inspection): void {
@@ -40,6 +40,7 @@ export function register(program: Command): void {
       .argument('<target>', 'registry reference, plugin project / layout folder, or .wasm file')
       .option('--json', 'print as JSON'),
   ).action(async (target: string, opts: RegistryFlags & { json?: boolean }) => {
+    const { inspectTarget } = await import('../package/inspect-plugin.js');
     const result = await inspectTarget(target, await repositoryOptions(opts));
     if (opts.json) {
       const { specText: _omit, ...rest } = result;

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { ANNOTATIONS } from '../../spec/index.js';
-import { parseReference } from '../../runtime/oci/reference.js';
-import { Repository } from '../../runtime/oci/registry-client.js';
-import { pullPlugin } from '../package/pull-plugin.js';
 import { addRegistryOptions, formatBytes, progress, progressDone, repositoryOptions, type RegistryFlags } from '../package/registry-options.js';
 
 /** `higress-plugin pull <ref> [-o dir]`. */
@@ -17,6 +14,10 @@ export function register(program: Command): void {
       .option('--layout', 'also write an OCI image layout into <output>/oci')
       .option('--json', 'print the result as JSON'),
   ).action(async (refArg: string, opts: RegistryFlags & { output?: string; layout?: boolean; json?: boolean }) => {
+    // Loaded on use: the CLI imports every command module at start-up.
+    const [{ parseReference }, { Repository }, { pullPlugin }] = await Promise.all([
+      import('../../runtime/oci/reference.js'), import('../../runtime/oci/registry-client.js'), import('../package/pull-plugin.js'),
+    ]);
     const ref = parseReference(refArg);
     const show = progress(opts.json);
     const repo = new Repository(ref, {

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
 import { ANNOTATIONS } from '../../spec/index.js';
-import { pushImage } from '../../runtime/oci/image-copy.js';
-import { parseReference } from '../../runtime/oci/reference.js';
-import { Repository } from '../../runtime/oci/registry-client.js';
-import { findLayout } from '../package/image-source.js';
 import { addRegistryOptions, formatBytes, progress, progressDone, repositoryOptions, type RegistryFlags } from '../package/registry-options.js';
 
 /** `higress-plugin push [dir] <ref>`: pushes the built image layout to a registry and prints the digest. */
@@ -16,6 +12,10 @@ export function register(program: Command): void {
       .argument('[ref]', 'registry reference host[:port]/repo[:tag] (tag default: the layout\'s tag)')
       .option('--json', 'print the result as JSON'),
   ).action(async (first: string, second: string | undefined, opts: RegistryFlags & { json?: boolean }) => {
+    // Loaded on use: the CLI imports every command module at start-up.
+    const [{ pushImage }, { parseReference }, { Repository }, { findLayout }] = await Promise.all([
+      import('../../runtime/oci/image-copy.js'), import('../../runtime/oci/reference.js'), import('../../runtime/oci/registry-client.js'), import('../package/image-source.js'),
+    ]);
     const [dir, refArg] = second === undefined ? ['.', first] : [first, second];
     const layout = findLayout(dir);
     const ref = parseReference(refArg);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { validateFile } from '../package/validate-config.js';
 import { addRegistryOptions, repositoryOptions, type RegistryFlags } from '../package/registry-options.js';
 
 /** `higress-plugin validate <file> [--spec file|dir|ref] [--json]`: exits 1 when the config is invalid. */
@@ -12,6 +11,7 @@ export function register(program: Command): void {
       .option('--spec <spec>', "spec.yaml, plugin folder, or image reference (default: the WasmPlugin's oci:// url, else ./spec.yaml)")
       .option('--json', 'print the report as JSON'),
   ).action(async (file: string, opts: RegistryFlags & { spec?: string; json?: boolean }) => {
+    const { validateFile } = await import('../package/validate-config.js');
     const report = await validateFile(file, { spec: opts.spec, registry: await repositoryOptions(opts) });
     if (opts.json) console.log(JSON.stringify(report, null, 2));
     else {

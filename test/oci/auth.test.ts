@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { miniWasm, tempDir } from './helpers.js';
+import { watPlugin, tempDir } from './helpers.js';
 import { Repository } from '../../runtime/oci/registry-client.js';
 import { buildPluginImage, type BuiltImage } from '../../runtime/oci/plugin-image.js';
 import { memorySource, pullImage, pushImage } from '../../runtime/oci/image-copy.js';
@@ -19,7 +19,7 @@ let image: BuiltImage;
 
 before(async () => {
   let wasm: Buffer;
-  [tokenReg, basicReg, wasm] = await Promise.all([startRegistry({ auth: 'token' }), startRegistry({ auth: 'htpasswd' }), miniWasm()]);
+  [tokenReg, basicReg, wasm] = await Promise.all([startRegistry({ auth: 'token' }), startRegistry({ auth: 'htpasswd' }), watPlugin()]);
   image = buildPluginImage({ wasm, spec: Buffer.from('apiVersion: 1.0.0\n'), created: '2025-01-01T00:00:00Z' });
 });
 after(async () => {

@@ -20,6 +20,37 @@ export function miniWasm(): Promise<Buffer> {
   return mini;
 }
 
+let watModule: Promise<Buffer> | undefined;
+
+/**
+ * A small real proxy-wasm module assembled from WAT with wabt (ABI marker, `proxy_log` import,
+ * allocator export): for tests about moving modules around, where compiling AssemblyScript
+ * would only cost time.
+ */
+export function watPlugin(): Promise<Buffer> {
+  watModule ??= (async () => {
+    const wabt = await (await import('wabt')).default();
+    const mod = wabt.parseWat('plugin.wat', `(module
+      (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "wat plugin configured")
+      (global $top (mut i32) (i32.const 1024))
+      (func (export "proxy_abi_version_0_2_1"))
+      (func (export "proxy_on_memory_allocate") (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (global.get $top))
+        (global.set $top (i32.add (global.get $top) (local.get $n)))
+        (local.get $p))
+      (func (export "proxy_on_context_create") (param i32 i32))
+      (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+      (func (export "proxy_on_configure") (param i32 i32) (result i32)
+        (drop (call $log (i32.const 2) (i32.const 16) (i32.const 21)))
+        (i32.const 1)))`);
+    return Buffer.from(mod.toBinary({}).buffer);
+  })();
+  return watModule;
+}
+
 /** A fresh temp dir. */
 export function tempDir(prefix = 'hp-oci-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -6,7 +6,7 @@ import { writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
-import { miniWasm, tempDir } from './helpers.js';
+import { watPlugin, tempDir } from './helpers.js';
 import { Repository } from '../../runtime/oci/registry-client.js';
 import { buildDockerPluginImage, buildPluginImage, buildWasmLayerPluginImage, pluginArchive, type BuiltImage } from '../../runtime/oci/plugin-image.js';
 import { memorySource, pushImage } from '../../runtime/oci/image-copy.js';
@@ -18,7 +18,7 @@ let registry: TestRegistry;
 let wasm: Buffer;
 
 before(async () => {
-  [registry, wasm] = await Promise.all([startRegistry(), miniWasm()]);
+  [registry, wasm] = await Promise.all([startRegistry(), watPlugin()]);
 });
 after(async () => {
   await registry?.stop();
