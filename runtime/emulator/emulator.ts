@@ -250,7 +250,7 @@ export class EmulatorChain {
 
 /** Phase options. */
 export interface PhaseOptions {
-  /** Default: false for headers when a body follows... callers say; default false. */
+  /** This phase ends the direction (no body / no more chunks); default false. */
   endOfStream?: boolean;
 }
 
@@ -285,21 +285,27 @@ export class EmulatedStream {
   /** Value of a response header after the plugins ran (first one), or undefined. */
   responseHeader(name: string): string | undefined { return this.chain.responseHeadersList.find((h) => h[0] === name)?.[1]; }
 
+  /** Request headers phase (`endOfStream` default false). */
   requestHeaders(headers: HeaderList, options: PhaseOptions = {}): Promise<PhaseResult> {
     return this.track(this.chain.requestHeaders(toHeaderList(headers), options.endOfStream ?? false), 0);
   }
+  /** One request body chunk (a string is UTF-8 encoded). */
   requestBody(body: string | Uint8Array, options: PhaseOptions = {}): Promise<PhaseResult> {
     return this.track(this.chain.requestData(toBytes(body), options.endOfStream ?? false), 0);
   }
+  /** Request trailers phase. */
   requestTrailers(trailers: HeaderList): Promise<PhaseResult> {
     return this.track(this.chain.requestTrailers(toHeaderList(trailers)), 0);
   }
+  /** Response headers phase (include `:status`). */
   responseHeaders(headers: HeaderList, options: PhaseOptions = {}): Promise<PhaseResult> {
     return this.track(this.chain.responseHeaders(toHeaderList(headers), options.endOfStream ?? false), 1);
   }
+  /** One response body chunk. */
   responseBody(body: string | Uint8Array, options: PhaseOptions = {}): Promise<PhaseResult> {
     return this.track(this.chain.responseData(toBytes(body), options.endOfStream ?? false), 1);
   }
+  /** Response trailers phase. */
   responseTrailers(trailers: HeaderList): Promise<PhaseResult> {
     return this.track(this.chain.responseTrailers(toHeaderList(trailers)), 1);
   }

@@ -195,21 +195,28 @@ export class FilterChain {
 
   // --- public phases ------------------------------------------------------------------------
 
+  /** Request headers (names lower-case, pseudo-headers first). Resolves with the rewritten headers once
+   * every plugin let them through, or without `headers` when a plugin waits for the body first. */
   requestHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
     return this.enqueue(this.req, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
   }
+  /** A request body chunk; resolves with the bytes to forward now (empty while plugins buffer). */
   requestData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
     return this.enqueue(this.req, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
   }
+  /** Request trailers; resolves with the (rewritten) trailers in `headers`. */
   requestTrailers(trailers: HeaderList): Promise<PhaseResult> {
     return this.enqueue(this.req, { kind: 'trailers', trailers, resolve: undefined! });
   }
+  /** Response headers (`:status` first); plugins run in reverse order. */
   responseHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
     return this.enqueue(this.resp, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
   }
+  /** A response body chunk; resolves with the bytes to send now. */
   responseData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
     return this.enqueue(this.resp, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
   }
+  /** Response trailers; resolves with the (rewritten) trailers in `headers`. */
   responseTrailers(trailers: HeaderList): Promise<PhaseResult> {
     return this.enqueue(this.resp, { kind: 'trailers', trailers, resolve: undefined! });
   }

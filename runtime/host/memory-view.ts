@@ -15,8 +15,6 @@ export const utf8 = {
   decode(b: Uint8Array): string { return utf8Decoder.decode(b); },
 };
 
-/** Byte length of a header string (latin1: one byte per char). */
-export function latin1Length(s: string): number { return s.length; }
 
 /** A plugin's memory plus its allocator. */
 export class MemoryView {
@@ -84,8 +82,11 @@ export class MemoryView {
     return ptr;
   }
 
+  /** Little-endian u32 at ptr (bounds checked by the caller). */
   u32(ptr: number): number { return this.dv.getUint32(ptr, true); }
+  /** Stores a little-endian u32 (bounds checked by the caller). */
   setU32(ptr: number, v: number): void { this.dv.setUint32(ptr, v, true); }
+  /** Stores a little-endian u64 (bounds checked by the caller). */
   setU64(ptr: number, v: bigint): void { this.dv.setBigUint64(ptr, v, true); }
 
   /** Decodes [ptr, ptr+len) as latin1 (header names/values: one char per byte). Caller checked bounds. */

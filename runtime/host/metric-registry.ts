@@ -86,6 +86,7 @@ export class MetricRegistry implements MetricStore {
     return m.type === MetricType.HISTOGRAM ? BigInt(m.count) : m.value;
   }
 
+  /** Every metric, for Prometheus export (histograms with Envoy's default buckets). */
   samples(): MetricSample[] {
     return this.byId.map((m) => {
       const s: MetricSample = { name: m.name, type: TYPE_NAMES[m.type]!, value: m.type === MetricType.HISTOGRAM ? BigInt(m.count) : m.value };

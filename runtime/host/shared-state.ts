@@ -19,10 +19,12 @@ export class InMemorySharedState implements SharedState {
   private nextCas = 1;
   private nextQueueId = 1;
 
+  /** Value and CAS of a key, undefined when absent. */
   get(key: string): { value: Uint8Array; cas: number } | undefined {
     return this.data.get(key);
   }
 
+  /** Stores a copy; `cas` 0 = unconditional, otherwise it must match (an absent key always matches). */
   set(key: string, value: Uint8Array, cas: number): boolean {
     const cur = this.data.get(key);
     if (cur && cas !== 0 && cas !== cur.cas) return false;
@@ -33,6 +35,7 @@ export class InMemorySharedState implements SharedState {
   /** All keys (for the emulator and admin views). */
   keys(): string[] { return [...this.data.keys()]; }
 
+  /** Registers queue `name` of VM id `vmId` (re-registering re-owns it and keeps its id). */
   registerQueue(vmId: string, name: string, owner: SharedQueueOwner): number {
     const key = `${vmId}\u0000${name}`;
     const existing = this.queueByName.get(key);
@@ -46,10 +49,12 @@ export class InMemorySharedState implements SharedState {
     return id;
   }
 
+  /** Id of a registered queue, undefined when none. */
   resolveQueue(vmId: string, name: string): number | undefined {
     return this.queueByName.get(`${vmId}\u0000${name}`);
   }
 
+  /** Appends a copy and tells the owner after the current callback; false for an unknown id. */
   enqueue(id: number, value: Uint8Array): boolean {
     const q = this.queues.get(id);
     if (!q) return false;
@@ -60,6 +65,7 @@ export class InMemorySharedState implements SharedState {
     return true;
   }
 
+  /** Oldest item; undefined = unknown queue, `{}` = empty. */
   dequeue(id: number): { value?: Uint8Array } | undefined {
     const q = this.queues.get(id);
     if (!q) return undefined;

@@ -59,6 +59,7 @@ export interface VmConfig {
 /** A failed result of {@link Vm.call}. */
 export const FAILED = -1;
 
+/** One plugin VM: instantiate from a compiled module, then call its exports through {@link Vm.call}. */
 export class Vm implements SharedQueueOwner {
   readonly instance: WasmInstance;
   /** Until instantiation finishes (start section), an empty memory: every pointer is out of bounds. */
@@ -111,7 +112,9 @@ export class Vm implements SharedQueueOwner {
     this.callback = '';
   }
 
+  /** Plugin name (for messages). */
   get name(): string { return this.config.facts.name; }
+  /** ABI version of the module. */
   get abi(): string { return this.module.abiVersion; }
 
   /** Allocates a context id and registers it. */
@@ -184,6 +187,7 @@ export class Vm implements SharedQueueOwner {
 
   // --- ticks -------------------------------------------------------------------------------
 
+  /** `proxy_set_tick_period_milliseconds`: (re)arms the ticker; 0 stops it. */
   setTickPeriod(ms: number): void {
     this.cancelTicker();
     if (ms <= 0) return;
@@ -197,6 +201,7 @@ export class Vm implements SharedQueueOwner {
     }
   }
 
+  /** Stops ticks (failure, shutdown). */
   cancelTicker(): void {
     this.ticker?.cancel();
     this.ticker = undefined;
