@@ -195,8 +195,11 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       keyPtr >>>= 0; keySize >>>= 0; retPtrPtr >>>= 0; retSizePtr >>>= 0;
       const map = readMap(t);
       if (map === null) return BAD_ARGUMENT;
+      // The hot path of most plugins: one view refresh, then plain compares.
       const mem = vm.mem;
-      if (!mem.ok(keyPtr, keySize) || !mem.ok(retPtrPtr, 4) || !mem.ok(retSizePtr, 4)) return INVALID_MEMORY_ACCESS;
+      mem.refresh();
+      const limit = mem.u8.length;
+      if (keyPtr + keySize > limit || retPtrPtr + 4 > limit || retSizePtr + 4 > limit) return INVALID_MEMORY_ACCESS;
       if (!map) return NOT_FOUND;
       const i = mem.findName(map, keyPtr, keySize);
       if (i < 0) return NOT_FOUND;

@@ -136,14 +136,14 @@ export class MemoryView {
   /** Like {@link returnBytes} for a latin1 string (no intermediate buffer). */
   returnLatin1(s: string, ptrPtr: number, sizePtr: number): void {
     const n = s.length;
-    if (n === 0) {
-      this.dv.setUint32(ptrPtr, 0, true);
-      this.dv.setUint32(sizePtr, 0, true);
-      return;
+    let p = 0;
+    if (n !== 0) {
+      p = this.malloc(n);
+      const u8 = this.u8;
+      for (let i = 0; i < n; i++) u8[p + i] = s.charCodeAt(i);
     }
-    const p = this.malloc(n);
-    this.writeLatin1(p, s);
-    this.dv.setUint32(ptrPtr, p, true);
-    this.dv.setUint32(sizePtr, n, true);
+    const dv = this.dv;
+    dv.setUint32(ptrPtr, p, true);
+    dv.setUint32(sizePtr, n, true);
   }
 }
