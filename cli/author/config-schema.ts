@@ -6,14 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
+import { compileConfigSchema, toIssues } from '../package/schema-check.js';
 import { AuthorError, ConfigValidationError } from './errors.js';
 import type { PluginSpec } from './plugin-project.js';
-
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as
-  (ajv: Ajv) => Ajv;
 
 /** A plugin config: the JSON object a plugin's `on_configure` receives. */
 export type PluginConfig = Record<string, unknown>;
@@ -52,16 +48,18 @@ export class ConfigSchema {
   private readonly global?: ValidateFunction;
   private readonly rule?: ValidateFunction;
 
-  /** `spec` missing or without a configSchema: every config is accepted. */
+  /**
+   * `spec` missing or without a configSchema: every config is accepted. The schema is compiled as
+   * `higress-plugin build` compiles it (OpenAPI annotations allowed, unknown keywords are errors),
+   * so run, manifest and build agree on what a valid schema is.
+   */
   constructor(spec: PluginSpec | undefined, where = 'spec.yaml') {
-    const ajv = new Ajv({ strict: false, allErrors: true, allowUnionTypes: true });
-    addFormats(ajv);
     const compile = (schema: Record<string, unknown> | undefined, field: string): ValidateFunction | undefined => {
       if (!schema) return undefined;
       try {
-        return ajv.compile(stripOpenApiOnly(schema));
+        return compileConfigSchema(schema, `${where} ${field}`);
       } catch (err) {
-        throw new AuthorError('HP_SPEC_INVALID', `${where}: ${field} is not a valid schema: ${(err as Error).message}`, { cause: err });
+        throw new AuthorError('HP_SPEC_INVALID', (err as Error).message, { cause: err });
       }
     };
     this.global = compile(spec?.spec?.configSchema?.openAPIV3Schema, 'spec.configSchema.openAPIV3Schema');
@@ -86,33 +84,7 @@ export class ConfigSchema {
 
 function check(validate: ValidateFunction | undefined, config: unknown, where: string): void {
   if (!validate || validate(config)) return;
-  throw new ConfigValidationError(where, (validate.errors ?? []).map(describe));
-}
-
-function describe(e: ErrorObject): { path: string; message: string; rule: string } {
-  const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-  const extra = e.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` :
-    e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')})` : '';
-  return { path, message: `${e.message ?? 'invalid'}${extra}`, rule: e.schemaPath };
-}
-
-/** OpenAPI's `example` holds data, not a schema; drop it so ajv never reads it as one. */
-function stripOpenApiOnly(schema: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) {
-    if (k === 'example' || k === 'examples' || k.startsWith('x-')) continue;
-    if (k === 'properties' && v && typeof v === 'object') {
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, unknown>)
-        .map(([p, s]) => [p, s && typeof s === 'object' ? stripOpenApiOnly(s as Record<string, unknown>) : s]));
-    } else if (Array.isArray(v)) {
-      out[k] = v.map((s) => (s && typeof s === 'object' && !Array.isArray(s) ? stripOpenApiOnly(s as Record<string, unknown>) : s));
-    } else if (v && typeof v === 'object' && k !== 'enum' && k !== 'const' && k !== 'default') {
-      out[k] = stripOpenApiOnly(v as Record<string, unknown>);
-    } else {
-      out[k] = v;
-    }
-  }
-  return out;
+  throw new ConfigValidationError(where, toIssues(validate.errors));
 }
 
 /** The `example` config of spec.yaml (`configSchema.openAPIV3Schema.example`), if any. */

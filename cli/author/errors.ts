@@ -28,13 +28,13 @@ export class AuthorError extends Error {
   }
 }
 
-/** A plugin config that does not satisfy the plugin's schema; `errors` lists each failing JSON path. */
+/** A plugin config that does not satisfy the plugin's schema; `errors` lists each failing JSON path (`$.a[0].b`) and rule. */
 export class ConfigValidationError extends AuthorError {
   readonly errors: Array<{ path: string; message: string; rule: string }>;
   constructor(where: string, errors: Array<{ path: string; message: string; rule: string }>) {
     super('HP_CONFIG_INVALID',
       `${where} does not match the plugin's config schema:\n` +
-        errors.map((e) => `  ${e.path || '(root)'}: ${e.message} [${e.rule}]`).join('\n'));
+        errors.map((e) => `  ${e.path}: ${e.message} [${e.rule}]`).join('\n'));
     this.name = 'ConfigValidationError';
     this.errors = errors;
   }

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { loadPluginSpec } from '../../cli/package/plugin-spec.js';
 import { CLI, cli, tempDir } from './cli-helpers.js';
 
 const tmp = tempDir('hp-init-');
@@ -38,6 +39,18 @@ test('init --template and --name pick the starting point and the plugin name', a
     const spec = parse(readFileSync(join(tmp.dir, `t-${template}`, 'spec.yaml'), 'utf8'));
     assert.equal(spec.info.name, `my-${template}`);
     assert.match(r.stdout, new RegExp(`template ${template}`));
+  }
+});
+
+test("every template's spec.yaml passes the checks build applies, example included", async () => {
+  for (const template of ['hello', 'auth', 'http-call', 'body']) {
+    const dir = join(tmp.dir, `spec-${template}`);
+    const r = await cli(['init', dir, '--template', template, '--yes'], tmp.dir);
+    assert.equal(r.code, 0, r.stderr);
+    const file = join(dir, 'spec.yaml');
+    const loaded = loadPluginSpec(readFileSync(file, 'utf8'), file);
+    assert.ok(loaded.configValidator, `${template} declares a config schema`);
+    assert.equal(loaded.spec.info.name, `spec-${template}`);
   }
 });
 

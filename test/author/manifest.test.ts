@@ -62,8 +62,8 @@ test('manifest refuses a config that breaks the schema and names the field', asy
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /defaultConfig does not match/);
-  assert.match(r.stderr, /consumers\.0: must have required property 'key'/);
-  assert.match(r.stderr, /additional properties \(hedaer\)/);
+  assert.match(r.stderr, /\$\.consumers\[0\]\.key: must have required property 'key' \[required\]/);
+  assert.match(r.stderr, /\$: unknown property "hedaer" \[additionalProperties\]/);
   assert.match(r.stderr, /\[HP_CONFIG_INVALID\]/);
 });
 
@@ -71,7 +71,7 @@ test('manifest checks rule configs against the route schema', async () => {
   const r = await cli(['manifest', '--image', IMAGE, '--match-route', 'default/api={"allow":"alice"}'], project);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /matchRules\[0\] \(ingress default\/api\) config/);
-  assert.match(r.stderr, /allow: must be array/);
+  assert.match(r.stderr, /\$\.allow: must be array \[type\]/);
 });
 
 test('manifest rejects a route name without a namespace and an unknown phase', async () => {
