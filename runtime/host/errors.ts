@@ -24,8 +24,6 @@ export type HostErrorCode =
   | 'HP_PROC_EXIT'
   /** The plugin's allocator returned a pointer outside its memory. */
   | 'HP_BAD_ALLOCATOR'
-  /** A callback was made into a VM that already failed. */
-  | 'HP_VM_FAILED'
   /** Bad option passed to the host API. */
   | 'HP_BAD_OPTION';
 

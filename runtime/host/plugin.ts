@@ -78,6 +78,12 @@ export class Plugin implements VmOwner {
     if (!['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD'].includes(strategy)) {
       throw new HostError('HP_BAD_OPTION', `PluginOptions.failStrategy must be FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD, got ${String(strategy)}`, { plugin: options.name });
     }
+    for (const key of ['memoryLimitBytes', 'bodyBufferLimitBytes'] as const) {
+      const v = options[key];
+      if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+        throw new HostError('HP_BAD_OPTION', `PluginOptions.${key} must be a positive number of bytes, got ${String(v)}`, { plugin: options.name });
+      }
+    }
     if (options.env?.metrics && !(options.env.metrics instanceof MetricRegistry)) {
       throw new HostError('HP_BAD_OPTION', 'HostEnvironment.metrics must be a MetricRegistry (the host defines and updates metrics in it)', { plugin: options.name });
     }

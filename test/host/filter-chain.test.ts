@@ -255,3 +255,27 @@ test('a root context that returns false from on_done is deleted after it calls p
   assert.equal(r.kind, 'local', 'a destroyed plugin serves no new stream');
   s.finish();
 });
+
+test('a local response sent from a response headers callback replaces the upstream response', async () => {
+  const emu = await Emulator.load(PROBE);
+  const s = emu.stream();
+  await s.requestHeaders(getRequest([['x-op', 'resp-local']]), { endOfStream: true });
+  const r = await s.responseHeaders([[':status', '200'], ['x-upstream', '1']]);
+  assert.equal(r.kind, 'local');
+  if (r.kind === 'local') {
+    assert.equal(r.response.status, 502);
+    assert.equal(r.response.details, 'x');
+  }
+  assert.equal((await s.responseBody('ignored', { endOfStream: true })).kind, 'local');
+  s.finish();
+});
+
+test('a chain with no plugins passes everything through', async () => {
+  const { FilterChain } = await import('../../runtime/host/index.js');
+  const chain = new FilterChain([], { startTimeNs: 0n });
+  assert.deepEqual(await chain.requestHeaders(getRequest(), false), { kind: 'continue', headers: getRequest() });
+  assert.deepEqual(await chain.requestData(Buffer.from('x'), true), { kind: 'continue', data: Buffer.from('x') });
+  assert.deepEqual(await chain.responseHeaders([[':status', '200']], false), { kind: 'continue', headers: [[':status', '200']] });
+  assert.deepEqual(await chain.responseTrailers([['t', '1']]), { kind: 'continue', headers: [['t', '1']], data: new Uint8Array(0) });
+  chain.finish();
+});

@@ -83,6 +83,8 @@ test('a trap during start-up or a refused on_configure rejects Plugin.create wit
   const refuse = await wat(watPlugin({ bodies: { configure: '(i32.const 0)' } }));
   await assert.rejects(Plugin.create(await PluginModule.compile(refuse), { name: 'no', env: { log: () => {} } }), /proxy_on_configure rejected/);
   await assert.rejects(Plugin.create(await PluginModule.compile(refuse), { name: '' }), { code: 'HP_BAD_OPTION' });
+  await assert.rejects(Plugin.create(await PluginModule.compile(refuse), { name: 'x', memoryLimitBytes: -1 }), /PluginOptions.memoryLimitBytes must be a positive number/);
+  await assert.rejects(Plugin.create(await PluginModule.compile(refuse), { name: 'x', failStrategy: 'FAIL_SOMETIMES' as never }), /failStrategy must be/);
 });
 
 test('a 0.1.0 plugin gets its headers callbacks and proxy_continue_request', async () => {
