@@ -16,3 +16,8 @@ export { ClusterClient, Cluster, FQDNCluster, K8sCluster, StaticIpCluster, DnsCl
 export { stripPort } from "./assembly/rule-matcher";
 export { Regex, regexError } from "./assembly/regex";
 export { getCurrentTimeNanoseconds, getSharedData, setSharedData, SharedValue, callForeignFunction } from "./assembly/hostcalls";
+export { base64Decode, base64DecodeString, base64Encode, base64EncodeString } from "./assembly/base64";
+export { pathOnly, queryOf, urlDecode, urlEncode, parseQuery, queryParam, withQuery } from "./assembly/url";
+export { IpRange, parseIp, parseCidr, hostOfAddress } from "./assembly/ip";
+export { Counter, Gauge, Histogram, metricName } from "./assembly/metrics";
+export { getSharedString, setSharedString, sharedAdd } from "./assembly/shared-data";
