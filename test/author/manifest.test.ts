@@ -1,8 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { loadSchema } from '../../spec/index.js';
+import { compileStrict } from '../../cli/package/schema-check.js';
 import { cli, tempDir } from './cli-helpers.js';
 
 const tmp = tempDir('hp-manifest-');
@@ -47,6 +49,8 @@ test('manifest turns --match-route and --match-domain into matchRules in the ord
     { domain: ['*.example.com'], config: { allow: [] } },
   ]);
   assert.equal(doc.spec.defaultConfigDisable, undefined);
+  const validate = compileStrict(loadSchema('wasmplugin'));
+  assert.ok(validate(doc), `the gateway's WasmPlugin schema accepts it: ${JSON.stringify(validate.errors)}`);
 });
 
 test('manifest with rules and no global config disables the default config', async () => {
@@ -87,4 +91,29 @@ test('manifest --help shows examples', async () => {
   const r = await cli(['manifest', '--help'], tmp.dir);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Examples:\n\s+\$ higress-plugin manifest/);
+});
+
+test('manifest reads the schema from a pushed image when given its reference', { timeout: 60_000 }, async () => {
+  const { startRegistry } = await import('../fixtures/registry.js');
+  const { buildPluginImage } = await import('../../runtime/oci/plugin-image.js');
+  const { memorySource, pushImage } = await import('../../runtime/oci/image-copy.js');
+  const { Repository } = await import('../../runtime/oci/registry-client.js');
+  const registry = await startRegistry();
+  try {
+    const spec = readFileSync(join(project, 'spec.yaml'));
+    // Only spec.yaml matters here; the module is a bare header.
+    const image = buildPluginImage({ wasm: new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), spec, created: '2026-01-01T00:00:00Z' });
+    const ref = `oci://${registry.host}/plugins/key-check:1.0.0`;
+    await pushImage(memorySource(image.descriptor, image.manifestBytes, image.blobs), image.descriptor, new Repository(ref), '1.0.0');
+    const good = await cli(['manifest', ref, '--image', ref, '--config', '{"consumers":[{"name":"e","key":"k"}]}'], tmp.dir);
+    assert.equal(good.code, 0, good.stderr);
+    const doc = parse(good.stdout);
+    assert.equal(doc.spec.pluginName, 'key-check');
+    assert.equal(doc.spec.phase, 'AUTHN');
+    const bad = await cli(['manifest', '--image', ref, '--config', '{"consumers":"all"}'], tmp.dir);
+    assert.equal(bad.code, 1, 'with no project folder, the schema comes from --image');
+    assert.match(bad.stderr, /\$\.consumers: must be array/);
+  } finally {
+    await registry.stop();
+  }
 });
