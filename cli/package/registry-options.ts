@@ -20,7 +20,7 @@ export function addRegistryOptions(cmd: Command): Command {
     .option('-p, --password <password>', 'registry password or token')
     .option('--password-stdin', 'read the password from stdin')
     .option('--plain-http', 'use plain HTTP (default only for localhost and 127.0.0.1)')
-    .option('--insecure', 'skip TLS certificate verification');
+    .option('--insecure', 'use HTTPS without verifying the certificate (self-signed registries, loopback included)');
 }
 
 async function readStdin(): Promise<string> {

@@ -95,9 +95,17 @@ export class InvalidReferenceError extends OciError {
 /** A registry could not be reached (DNS, refused connection, TLS failure, timeout). */
 export class RegistryUnreachableError extends OciError {
   constructor(url: string, cause: unknown) {
-    super('HP_OCI_UNREACHABLE', `cannot reach ${url}: ${(cause as Error)?.message ?? cause}`, { cause });
+    super('HP_OCI_UNREACHABLE', `cannot reach ${url}: ${(cause as Error)?.message ?? cause}${unreachableHint(cause)}`, { cause });
     this.name = 'RegistryUnreachableError';
   }
+}
+
+function unreachableHint(cause: unknown): string {
+  const code = String((cause as { code?: string })?.code ?? '');
+  const message = String((cause as Error)?.message ?? '');
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return ' (TLS verification failed: pass --insecure for a registry with a self-signed certificate)';
+  if (/wrong version number|packet length too long/i.test(message)) return ' (the registry speaks plain HTTP: pass --plain-http)';
+  return '';
 }
 
 /** An image that does not hold a plugin in any of the formats Istio/Higress accept. */

@@ -26,9 +26,9 @@ export interface TransferEvent {
 export interface RepositoryOptions {
   /** Credentials; default: environment, then the docker config (see `defaultCredentialProvider`). */
   credentials?: CredentialSource;
-  /** Force plain HTTP (true) or HTTPS (false); default: HTTP for loopback hosts only. */
+  /** Force plain HTTP (true) or HTTPS (false); default: HTTP for loopback hosts only (HTTPS when `insecure`). */
   plainHttp?: boolean;
-  /** Skip TLS certificate verification; default false. */
+  /** Use HTTPS without verifying the certificate (self-signed registries); default false. */
   insecure?: boolean;
   /** Blobs larger than this are uploaded in chunks (PATCH); default 32 MiB. */
   monolithicMaxBytes?: number;
@@ -63,7 +63,7 @@ export class Repository {
     this.reference = typeof reference === 'string' ? parseReference(reference) : reference;
     this.opts = options;
     const dispatcher = options.dispatcher ?? agentFor(options.insecure ?? false);
-    this.base = `${schemeFor(this.reference.registry, options.plainHttp)}://${this.reference.registry}/v2/${this.reference.repository}`;
+    this.base = `${schemeFor(this.reference.registry, options.plainHttp, options.insecure)}://${this.reference.registry}/v2/${this.reference.repository}`;
     this.auth = options.auth ?? new AuthClient({ credentials: toProvider(options.credentials), dispatcher, timeoutMs: options.timeoutMs });
   }
 

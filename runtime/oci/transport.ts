@@ -31,11 +31,13 @@ export function agentFor(insecure: boolean): Agent {
 }
 
 /**
- * `http` or `https` for a registry: `plainHttp` true forces http; undefined means http for
- * loopback hosts only (as oras does), https for everything else.
+ * `http` or `https` for a registry: `plainHttp` true forces http, false https; undefined means
+ * http for loopback hosts only (as oras does) and https for everything else — unless
+ * `insecure` is set, which asks for TLS without verification and so means https.
  */
-export function schemeFor(registry: string, plainHttp: boolean | undefined): 'http' | 'https' {
+export function schemeFor(registry: string, plainHttp: boolean | undefined, insecure = false): 'http' | 'https' {
   if (plainHttp !== undefined) return plainHttp ? 'http' : 'https';
+  if (insecure) return 'https';
   return isLoopbackHost(registry) ? 'http' : 'https';
 }
 

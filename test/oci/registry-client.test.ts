@@ -96,3 +96,15 @@ test('an unreachable registry is a clear error', async () => {
   const repo = new Repository('127.0.0.1:1/client/x:v1', { timeoutMs: 2000 });
   await assert.rejects(repo.resolve(), (e: Error & { code?: string }) => e.code === 'HP_OCI_UNREACHABLE' && /cannot reach http:\/\/127\.0\.0\.1:1/.test(e.message));
 });
+
+test('a TLS registry with a self-signed certificate needs --insecure', async (t) => {
+  const tls = await startRegistry({ tls: true });
+  t.after(() => tls.stop());
+  const data = Buffer.from('over tls');
+  const desc = describe('application/octet-stream', data);
+  await assert.rejects(new Repository(`${tls.host}/tls/x`, { plainHttp: false }).push(desc, data), (e: Error & { code?: string }) =>
+    e.code === 'HP_OCI_UNREACHABLE' && /https:\/\/127\.0\.0\.1:\d+.*certificate.*pass --insecure/i.test(e.message));
+  const repo = new Repository(`${tls.host}/tls/x`, { insecure: true });
+  await repo.push(desc, data);
+  assert.ok((await repo.fetch(desc)).equals(data));
+});
