@@ -135,10 +135,12 @@ function asconfig(): Record<string, unknown> {
       delete debug[k];
     }
   }
+  // No `entries` and no target named `release`: asc applies both implicitly whenever it runs in
+  // this folder, which would add a second entry and release flags to every build `higress-plugin`
+  // starts. Plain asc users pick a target: `asc assembly/index.ts --target production`.
   return {
-    entries: ['assembly/index.ts'],
     targets: {
-      release: { outFile: 'build/plugin.wasm', ...release },
+      production: { outFile: 'build/plugin.wasm', ...release },
       debug: { outFile: 'build/plugin.debug.wasm', ...debug },
     },
     options: shared,

@@ -28,7 +28,9 @@ test('init writes a complete project named after its folder, with nothing left t
   assert.equal(pkg.scripts.test, 'higress-plugin test');
   assert.match(readFileSync(join(dir, 'assembly/index.ts'), 'utf8'), /definePlugin<Config>\("geo-fence"/);
   const asconfig = JSON.parse(readFileSync(join(dir, 'asconfig.json'), 'utf8'));
-  assert.equal(asconfig.targets.release.outFile, 'build/plugin.wasm');
+  assert.equal(asconfig.targets.production.outFile, 'build/plugin.wasm');
+  assert.equal(asconfig.targets.release, undefined, 'asc would apply a "release" target to every build in the folder');
+  assert.equal(asconfig.entries, undefined);
   assert.match(r.stdout, /Next:\n\s+cd 'Geo Fence'\n/);
 });
 
