@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { compilePlugin } from '../compile.js';
 import { ANNOTATIONS, IMAGE, PACKAGE_ROOT } from '../../spec/index.js';
 import { buildPluginImage, pluginArchive, type BuiltImage } from '../../runtime/oci/plugin-image.js';
@@ -154,6 +154,8 @@ export async function buildPlugin(options: BuildOptions = {}): Promise<BuildResu
   const archivePath = join(outDir, IMAGE.pluginFiles.archive);
   await writeFile(wasmPath, wasm);
   await writeFile(archivePath, pluginArchive(wasm));
+  // The module's sourceMappingURL names the map beside the compiled file; keep it beside ours too.
+  if (options.debug && existsSync(`${outFile}.map`)) await writeFile(join(outDir, `${basename(outFile)}.map`), readFileSync(`${outFile}.map`));
   const layout = new ImageLayout(outDir);
   await layout.init();
   for (const desc of [image.manifest.config, ...image.manifest.layers]) await layout.push(desc, image.blobs.get(desc.digest)!);

@@ -10,7 +10,8 @@ import { sha256Digest } from '../../runtime/oci/digest.js';
 import type { Descriptor, Manifest } from '../../runtime/oci/descriptor.js';
 import { parseManifest, selectPluginLayer, wasmFromLayer, type PluginImageFormat } from '../../runtime/oci/plugin-image.js';
 import { Repository, type RepositoryOptions } from '../../runtime/oci/registry-client.js';
-import { parseReference } from '../../runtime/oci/reference.js';
+import { manifestReference, parseReference } from '../../runtime/oci/reference.js';
+import { fetchPluginManifest } from '../../runtime/oci/image-copy.js';
 import { wasmInfo, type WasmInfo } from '../../runtime/oci/wasm-info.js';
 import { findLayout } from './image-source.js';
 import { PackageError } from './errors.js';
@@ -91,6 +92,6 @@ export async function inspectTarget(target: string, registry: RepositoryOptions 
   }
   const ref = parseReference(target);
   const repo = new Repository(ref, registry);
-  const { descriptor, bytes } = await repo.fetchManifest();
+  const { descriptor, bytes } = await fetchPluginManifest(repo, manifestReference(ref));
   return fromManifest(repo.toString(), 'registry', descriptor, bytes, (d) => repo.fetch(d));
 }

@@ -57,5 +57,5 @@ export async function pullPlugin(repo: Repository, outDir: string, options: { la
     await layout.tag(image.descriptor, repo.reference.tag ?? 'latest');
     files.push('oci/');
   }
-  return { digest: image.descriptor.digest, format: picked.format, outDir: dir, files, image };
+  return { digest: image.index?.digest ?? image.descriptor.digest, format: picked.format, outDir: dir, files, image };
 }

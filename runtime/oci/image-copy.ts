@@ -4,8 +4,7 @@
  * never points at missing content.
  */
 import type { Descriptor, Manifest } from './descriptor.js';
-import { isIndexType } from './descriptor.js';
-import { parseManifest } from './plugin-image.js';
+import { isIndexManifest, parseManifest, selectFromIndex } from './plugin-image.js';
 import type { Repository } from './registry-client.js';
 import { InvalidPluginImageError } from './errors.js';
 
@@ -65,25 +64,40 @@ function dedupe(descs: Descriptor[]): Descriptor[] {
 
 /** A pulled image: manifest descriptor and bytes, the parsed manifest and every blob, all verified. */
 export interface PulledImage {
+  /** The plugin manifest (inside the index, when the reference named an index). */
   descriptor: Descriptor;
   manifestBytes: Buffer;
   manifest: Manifest;
   blobs: Map<string, Buffer>;
+  /** The index the reference named, when it named one. */
+  index?: Descriptor;
 }
 
 /**
- * Fetches the manifest `reference` (tag or digest) and every blob it names, verifying each
- * digest. `maxBlobBytes` bounds each blob (default 256 MiB + 1 MiB).
+ * Fetches the plugin manifest `reference` names; an image index is followed to its wasm (or
+ * only) manifest. Every manifest is digest-checked by the client.
+ */
+export async function fetchPluginManifest(repo: Repository, reference: string): Promise<{ descriptor: Descriptor; bytes: Buffer; manifest: Manifest; index?: Descriptor }> {
+  const top = await repo.fetchManifest(reference);
+  if (!isIndexManifest(top.descriptor.mediaType, top.bytes)) {
+    return { descriptor: top.descriptor, bytes: top.bytes, manifest: parseManifest(top.bytes, `${repo.name}:${reference}`) };
+  }
+  const picked = selectFromIndex(top.bytes, `${repo.name}:${reference}`);
+  const child = await repo.fetchManifest(picked.digest);
+  return { descriptor: child.descriptor, bytes: child.bytes, manifest: parseManifest(child.bytes, `${repo.name}@${picked.digest}`), index: top.descriptor };
+}
+
+/**
+ * Fetches the plugin manifest `reference` (tag or digest; an index is followed) and every blob
+ * it names, verifying each digest. `maxBlobBytes` bounds each blob (default 256 MiB + 1 MiB).
  */
 export async function pullImage(repo: Repository, reference: string, maxBlobBytes = (256 << 20) + (1 << 20)): Promise<PulledImage> {
-  const { descriptor, bytes } = await repo.fetchManifest(reference);
-  if (isIndexType(descriptor.mediaType)) throw new InvalidPluginImageError(`${repo.name}:${reference} is an image index, not a plugin image; name a manifest by digest`);
-  const manifest = parseManifest(bytes, `${repo.name}:${reference}`);
+  const { descriptor, bytes, manifest, index } = await fetchPluginManifest(repo, reference);
   const blobs = new Map<string, Buffer>();
   await inParallel(dedupe([manifest.config, ...manifest.layers]), 4, async (desc) => {
     blobs.set(desc.digest, await repo.fetch(desc, maxBlobBytes));
   });
-  return { descriptor, manifestBytes: bytes, manifest, blobs };
+  return { descriptor, manifestBytes: bytes, manifest, blobs, index };
 }
 
 /** A {@link ContentSource} over blobs in memory (a built or pulled image). */

@@ -17,8 +17,9 @@ export { MANIFEST_ACCEPT, describe, isManifestType, isIndexType, type Descriptor
 export { ImageLayout, atomicWrite } from './image-layout.js';
 export {
   buildPluginImage, buildDockerPluginImage, buildWasmLayerPluginImage, pluginArchive, readmeMediaType, selectPluginLayer, wasmFromLayer,
-  checkWasmMagic, parseManifest, type PluginImageInput, type BuiltImage, type ImageFile, type PluginImageFormat, type PluginLayer,
+  checkWasmMagic, parseManifest, selectFromIndex, isIndexManifest, type PluginImageInput, type BuiltImage, type ImageFile, type PluginImageFormat, type PluginLayer,
 } from './plugin-image.js';
-export { pushImage, pullImage, memorySource, type ContentSource, type PushResult, type PulledImage } from './image-copy.js';
+export { pushImage, pullImage, fetchPluginManifest, memorySource, type ContentSource, type PushResult, type PulledImage } from './image-copy.js';
 export { createTar, gzipReproducible, readTar, checkEntryName, type TarEntry } from './tar-gz.js';
 export { fetchPlugin, defaultCacheDir, type FetchPluginOptions, type FetchedPlugin } from './plugin-fetcher.js';
+export { wasmInfo, readProducers, type WasmInfo } from './wasm-info.js';

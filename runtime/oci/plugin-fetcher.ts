@@ -16,7 +16,7 @@ import type { CredentialSource } from './auth/credentials.js';
 import { digestHex, normalizeDigest, sha256Digest } from './digest.js';
 import { ErrorResponse, InvalidPluginImageError, OciError } from './errors.js';
 import { atomicWrite } from './image-layout.js';
-import { parseManifest, selectPluginLayer, wasmFromLayer, checkWasmMagic, type PluginImageFormat } from './plugin-image.js';
+import { checkWasmMagic, isIndexManifest, parseManifest, selectFromIndex, selectPluginLayer, wasmFromLayer, type PluginImageFormat } from './plugin-image.js';
 import { parseReference } from './reference.js';
 import { Repository } from './registry-client.js';
 import { isGzip, gunzipBounded, readTar } from './tar-gz.js';
@@ -161,7 +161,9 @@ async function fetchOci(url: string, pin: string | undefined, maxBytes: number, 
   }
   try {
     const repo = new Repository(ref, { credentials: opts.credentials, plainHttp: opts.plainHttp, insecure: opts.insecure, timeoutMs: opts.timeoutMs });
-    const { descriptor, bytes } = await repo.fetchManifest(ref.digest ?? ref.tag ?? 'latest');
+    const top = await repo.fetchManifest(ref.digest ?? ref.tag ?? 'latest');
+    // Pins and cache keys use the digest the reference resolves to (the index, when it is one).
+    const descriptor = top.descriptor;
     if (wanted && descriptor.digest !== wanted) {
       throw new OciError('HP_OCI_DIGEST_MISMATCH', `plugin ${url}: manifest digest is ${descriptor.digest}, but ${wanted} is pinned`);
     }
@@ -171,8 +173,15 @@ async function fetchOci(url: string, pin: string | undefined, maxBytes: number, 
       if (!ref.digest) await cache.put(tagKey, descriptor.digest, hit);
       return { wasm: hit, digest: descriptor.digest, url, cached: true };
     }
-    const manifest = parseManifest(bytes, url);
-    const picked = selectPluginLayer(manifest, descriptor.mediaType);
+    let manifestType = descriptor.mediaType;
+    let manifestBytes = top.bytes;
+    if (isIndexManifest(descriptor.mediaType, top.bytes)) {
+      const child = await repo.fetchManifest(selectFromIndex(top.bytes, url).digest);
+      manifestType = child.descriptor.mediaType;
+      manifestBytes = child.bytes;
+    }
+    const manifest = parseManifest(manifestBytes, url);
+    const picked = selectPluginLayer(manifest, manifestType);
     const limit = picked.format === 'wasm-layer' ? maxBytes : maxBytes + (1 << 20);
     if (picked.layer.size > limit) throw new OciError('HP_OCI_TOO_LARGE', `plugin ${url}: layer ${picked.layer.digest} is ${picked.layer.size} bytes, over the limit of ${maxBytes}`);
     const layer = await repo.fetch(picked.layer);

@@ -4,7 +4,7 @@
  * wasm content), and extracting `plugin.wasm` by the rules Istio/Higress pull with.
  */
 import { ANNOTATIONS, IMAGE, MEDIA_TYPES } from '../../spec/index.js';
-import { describe, type Descriptor, type Manifest } from './descriptor.js';
+import { describe, isIndexType, type Descriptor, type ImageIndex, type Manifest } from './descriptor.js';
 import { InvalidPluginImageError, OciError } from './errors.js';
 import { createTar, gunzipBounded, gzipReproducible, readTar } from './tar-gz.js';
 
@@ -198,4 +198,34 @@ export function parseManifest(bytes: Uint8Array, where: string): Manifest {
     throw new InvalidPluginImageError(`${where}: not an image manifest with layers${hint}`);
   }
   return m;
+}
+
+/**
+ * The plugin manifest named by an image index (OCI index / Docker manifest list): the entry
+ * whose platform is wasm (`os` wasip1/wasi/wasm or `architecture` wasm), else the only entry.
+ */
+export function selectFromIndex(bytes: Uint8Array, where: string): Descriptor {
+  let index: ImageIndex;
+  try {
+    index = JSON.parse(Buffer.from(bytes).toString('utf8')) as ImageIndex;
+  } catch (err) {
+    throw new InvalidPluginImageError(`${where}: image index is not JSON`, { cause: err });
+  }
+  const entries = Array.isArray(index.manifests) ? index.manifests : [];
+  const wasm = entries.find((m) => ['wasip1', 'wasi', 'wasm'].includes(String(m.platform?.os)) || m.platform?.architecture === 'wasm');
+  if (wasm) return wasm;
+  if (entries.length === 1) return entries[0];
+  const platforms = entries.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : m.digest)).join(', ');
+  throw new InvalidPluginImageError(`${where} is an image index with ${entries.length} manifests (${platforms || 'none'}) and none for wasm; name one by digest`);
+}
+
+/** True when a fetched manifest is an index (by media type or shape). */
+export function isIndexManifest(mediaType: string | undefined, bytes: Uint8Array): boolean {
+  if (isIndexType(mediaType)) return true;
+  try {
+    const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { manifests?: unknown; layers?: unknown };
+    return Array.isArray(parsed.manifests) && !Array.isArray(parsed.layers);
+  } catch {
+    return false;
+  }
 }

@@ -16,6 +16,8 @@ export interface WasmInfo {
   unknownImports: string[];
   /** `producers` section: field → [name, version][]. */
   producers: Record<string, Array<[string, string]>>;
+  /** Names of the custom sections, in order (`name` means debug names are present). */
+  customSections: string[];
 }
 
 const HOST_IMPORTS: ReadonlySet<string> = new Set([
@@ -44,7 +46,12 @@ function readName(buf: Uint8Array, pos: number): [string, number] {
 
 /** Parses the `producers` custom section(s); tolerates malformed ones (returns what parsed). */
 export function readProducers(wasm: Uint8Array): Record<string, Array<[string, string]>> {
+  return scanCustomSections(wasm).producers;
+}
+
+function scanCustomSections(wasm: Uint8Array): { names: string[]; producers: Record<string, Array<[string, string]>> } {
   const out: Record<string, Array<[string, string]>> = {};
+  const names: string[] = [];
   let pos = 8;
   try {
     while (pos < wasm.length) {
@@ -53,6 +60,7 @@ export function readProducers(wasm: Uint8Array): Record<string, Array<[string, s
       const end = start + size;
       if (id === 0) {
         const [name, p0] = readName(wasm, start);
+        names.push(name);
         if (name === 'producers') {
           let p = p0;
           let fields: number;
@@ -78,7 +86,7 @@ export function readProducers(wasm: Uint8Array): Record<string, Array<[string, s
   } catch {
     /* a truncated section ends the scan */
   }
-  return out;
+  return { names, producers: out };
 }
 
 interface WasmModuleApi {
@@ -100,12 +108,14 @@ export function wasmInfo(wasm: Uint8Array): WasmInfo {
   const unknownImports = imports.filter((i) => i.kind === 'function' && !HOST_IMPORTS.has(`${i.module}.${i.name}`)).map((i) => `${i.module}.${i.name}`);
   // Memory/table/global imports are not provided by proxy-wasm hosts either.
   for (const i of imports) if (i.kind !== 'function') unknownImports.push(`${i.module}.${i.name} (${i.kind})`);
+  const custom = scanCustomSections(wasm);
   return {
     size: wasm.byteLength,
     abiVersion: marker ? ABI.abiVersions[marker.name] : undefined,
     imports,
     exports,
     unknownImports,
-    producers: readProducers(wasm),
+    producers: custom.producers,
+    customSections: custom.names,
   };
 }

@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, utimesSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, miniProject } from './helpers.js';
 import { wasmInfo } from '../../runtime/oci/wasm-info.js';
@@ -72,6 +72,17 @@ test('building the same sources twice gives identical digests', async () => {
   assert.deepEqual(a.layers.map((l) => l.digest), first.layers.map((l) => l.digest));
   const b = await buildPlugin({ dir: project, outDir: join(project, 'dist2'), created: '2024-01-01T00:00:00Z' });
   assert.equal(a.manifest.digest, b.manifest.digest);
+});
+
+test('a debug build keeps function names and a source map reference', async () => {
+  const dir = miniProject();
+  const r = await buildPlugin({ dir, debug: true });
+  const info = wasmInfo(readFileSync(r.wasmPath));
+  assert.ok(info.customSections.includes('name'), info.customSections.join(','));
+  assert.ok(info.customSections.includes('sourceMappingURL'), info.customSections.join(','));
+  assert.ok(existsSync(join(r.outDir, 'plugin.debug.wasm.map')));
+  const release = wasmInfo(readFileSync(join(first.outDir, 'plugin.wasm')));
+  assert.ok(!release.customSections.includes('sourceMappingURL'));
 });
 
 test('a spec.yaml that breaks its schema is refused with the JSON path and rule', async () => {

@@ -158,3 +158,23 @@ test('http(s):// modules are fetched, cached, and served from cache when the ser
   assert.ok(stale.staleError);
   assert.ok(readdirSync(join(cacheDir, 'modules')).every((f) => !f.includes('.tmp-')));
 });
+
+test('an image index is followed to its wasm manifest, and a pin names the index digest', async () => {
+  const plugin = higress();
+  await push(plugin, 'fetch/indexed', 'plugin-only');
+  const other = buildDockerPluginImage(Buffer.from('\0asm\x01\0\0\0'));
+  await push(other, 'fetch/indexed', 'other-only');
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      { ...other.descriptor, platform: { os: 'linux', architecture: 'amd64' } },
+      { ...plugin.descriptor, platform: { os: 'wasip1', architecture: 'wasm' } },
+    ],
+  }));
+  const desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256Digest(index), size: index.length };
+  await new Repository(`${registry.host}/fetch/indexed`).pushManifest('multi', desc, index);
+  const got = await fetchPlugin(`oci://${registry.host}/fetch/indexed:multi`, { cacheDir: tempDir(), sha256: desc.digest });
+  assert.equal(got.digest, desc.digest);
+  assert.ok(Buffer.from(got.wasm).equals(wasm));
+});
