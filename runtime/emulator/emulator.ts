@@ -25,6 +25,8 @@ export interface EmulatorOptions {
   vmConfiguration?: string | Uint8Array;
   /** `plugin_vm_id`; default "". */
   vmId?: string;
+  /** `plugin_root_id`; default the name. */
+  rootId?: string;
   /** Default FAIL_CLOSE. */
   failStrategy?: FailStrategy;
   /** Memory ceiling per VM; default 256 MiB. */
@@ -123,6 +125,7 @@ export class Emulator {
     emu.plugin = await Plugin.create(module, {
       name: options.name ?? 'test-plugin',
       vmId: options.vmId,
+      rootId: options.rootId,
       configuration,
       vmConfiguration: options.vmConfiguration,
       failStrategy: options.failStrategy,

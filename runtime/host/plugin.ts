@@ -93,7 +93,7 @@ export class Plugin implements VmOwner {
     this.memoryLimitBytes = options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT;
     this.bodyBufferLimitBytes = options.bodyBufferLimitBytes ?? DEFAULT_BODY_LIMIT;
     this.config = {
-      facts: { name: options.name, rootId: options.name, vmId: options.vmId ?? '' },
+      facts: { name: options.name, rootId: options.rootId ?? options.name, vmId: options.vmId ?? '' },
       env: this.env,
       shared: this.env.shared ?? (defaultShared as SharedState),
       metrics: (this.env.metrics as MetricRegistry | undefined) ?? defaultMetrics,

@@ -138,6 +138,8 @@ export interface MetricStore {
 export interface PluginOptions {
   /** Plugin name (WasmPlugin `pluginName`, the root id); shown in logs and errors. */
   name: string;
+  /** Root id (`plugin_root_id`) when it differs from `name`; default `name`. (Host addition.) */
+  rootId?: string;
   /** VM id (`plugin_vm_id`); default "". */
   vmId?: string;
   /** Plugin configuration bytes (JSON for Higress plugins); default empty. */

@@ -98,6 +98,9 @@ test('properties come from the headers, the stream info and the plugin', async (
   assert.match(h.get('property')!.value, /^:method=GET;:path=/);
   const { out: u } = await probe(emu, 'property', 'no.such.property');
   assert.equal(u.get('property')!.status, S.NOT_FOUND);
+  const other = await Emulator.load(PROBE, { name: 'display-name', rootId: 'root-7' });
+  const { out: r } = await probe(other, 'property', 'plugin_root_id');
+  assert.equal(r.get('property')!.value, 'root-7');
   const { out: sp } = await probe(emu, 'set-property', 'hello');
   assert.deepEqual(sp.get('set-property'), { status: S.OK, value: 'hello' });
 });
