@@ -84,14 +84,15 @@ export class Repository {
     if (res.status === 401) {
       const cred = await this.auth.credential(this.reference.registry).catch(() => undefined);
       const has = !!(cred && (cred.username || cred.password || cred.identityToken || cred.registryToken));
+      const who = cred?.username ? `user "${cred.username}"` : cred?.identityToken ? 'the identity token' : cred?.registryToken ? 'the registry token' : 'the credentials';
       const challenge = parseChallenge(header(res, 'www-authenticate'));
       if (challenge?.params.error === 'insufficient_scope') {
         const scope = challenge.params.scope ?? 'this access';
         hint = has
-          ? `user "${cred?.username ?? ''}" is not granted ${scope}`
+          ? `${who} is not granted ${scope}`
           : `anonymous access is not granted ${scope}; ${this.reference.registry} needs credentials: pass -u/-p, set the environment, or log in with docker`;
       } else {
-        hint = has ? `${this.reference.registry} rejected the credentials for user "${cred?.username ?? ''}"` : `${this.reference.registry} needs credentials: pass -u/-p, set the environment, or log in with docker`;
+        hint = has ? `${this.reference.registry} rejected the credentials of ${who}` : `${this.reference.registry} needs credentials: pass -u/-p, set the environment, or log in with docker`;
       }
     } else if (res.status === 403) hint = `access to ${this.name} denied`;
     else if (res.status === 404) hint = errors.some((e) => e.code === 'NAME_UNKNOWN') ? `repository ${this.name} does not exist` : `${what} not found in ${this.name}`;

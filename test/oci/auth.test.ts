@@ -67,6 +67,14 @@ test('wrong credentials at the token service are reported as such', async () => 
   await assert.rejects(repo.fetchManifest('v1'), /token service rejected the credentials/);
 });
 
+test('a docker config identity token is exchanged with the OAuth2 refresh-token grant', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [tokenReg.host]: { identitytoken: `refresh-${tokenReg.password}` } } }));
+  const repo = new Repository(`${tokenReg.host}/tok/identity:v1`, { credentials: dockerConfigProvider({ configFile: join(dir, 'config.json') }) });
+  const pushed = await pushImage(src(), image.descriptor, repo, 'v1');
+  assert.equal(pushed.digest, image.descriptor.digest);
+});
+
 test('docker config auths are used (base64 user:password)', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [basicReg.host]: { auth: Buffer.from(`${basicReg.username}:${basicReg.password}`).toString('base64') } } }));

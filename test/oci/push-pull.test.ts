@@ -92,7 +92,7 @@ test('wrong credentials give a clear error naming the user', async () => {
   const r = await cli(['push', project, `${locked.host}/secure/mini:v1`, '-u', locked.username!, '-p', 'wrong']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /401/);
-  assert.match(r.stderr, /rejected the credentials for user "tester"/);
+  assert.match(r.stderr, /rejected the credentials of user "tester"/);
   assert.match(r.stderr, /HP_OCI_UNAUTHORIZED/);
 });
 
