@@ -40,6 +40,33 @@ export interface DevGatewayOptions {
   accessLog?: boolean;
   /** Plugin cache for oci:// URLs; default the OCI client's. */
   cacheDir?: string;
+  /** More services the plugin may call (`proxy_http_call`); default none. */
+  services?: DevService[];
+}
+
+/** A service a plugin calls, e.g. `auth.static` port 80 served by `http://127.0.0.1:9000`. */
+export interface DevService {
+  /** Service host as plugins name it: `auth.static`, `auth.dns`, `auth.default.svc.cluster.local`. */
+  name: string;
+  /** Port in the cluster name `outbound|<port>||<name>`; default 80. */
+  port: number;
+  /** Where it really is. */
+  url: URL;
+}
+
+/** Parses `--service name[:port]=url`; throws HP_BAD_OPTION. */
+export function parseServiceOption(value: string): DevService {
+  const m = /^([A-Za-z0-9.-]+)(?::(\d+))?=(.+)$/.exec(value.trim());
+  let url: URL | undefined;
+  try {
+    url = m ? new URL(m[3]) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!m || !url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new AuthorError('HP_BAD_OPTION', `--service: expected <name>[:port]=<http(s) URL>, e.g. auth.static=http://127.0.0.1:9000, got "${value}"`);
+  }
+  return { name: m[1], port: m[2] ? Number(m[2]) : 80, url };
 }
 
 /** A running dev gateway. */
@@ -97,9 +124,6 @@ export class DevGateway {
 /** The gateway's native config for one plugin on one catch-all route in front of one upstream. */
 function nativeConfig(o: DevGatewayOptions, host: string, plugin: DevPlugin): Record<string, unknown> {
   const up = o.upstream;
-  const https = up.protocol === 'https:';
-  const upPort = Number(up.port || (https ? 443 : 80));
-  const upHost = up.hostname.startsWith('[') ? up.hostname : up.hostname.includes(':') ? `[${up.hostname}]` : up.hostname;
   const route: Record<string, unknown> = { name: RUN_ROUTE, path: '/', pathType: 'Prefix', service: UPSTREAM_SERVICE };
   const rewrite: Record<string, string> = {};
   if (!isLoopback(up.hostname)) rewrite.host = up.host; // virtual-hosted upstreams route by Host
@@ -113,10 +137,21 @@ function nativeConfig(o: DevGatewayOptions, host: string, plugin: DevPlugin): Re
     listeners: [{ name: 'run', address: host, port: o.port ?? 8080 }],
     admin: { address: '127.0.0.1', port: 0 },
     settings: { accessLog: o.accessLog ? 'stdout' : 'off' },
-    services: [{ name: UPSTREAM_SERVICE, port: upPort, protocol: https ? 'https' : 'http', endpoints: [`${upHost}:${upPort}`] }],
+    services: [
+      service(UPSTREAM_SERVICE, undefined, up),
+      ...(o.services ?? []).map((s) => service(s.name, s.port, s.url)),
+    ],
     routes: [route],
     plugins: [p],
   };
+}
+
+/** A native service entry: `port` names the cluster, the URL says where the endpoint is. */
+function service(name: string, port: number | undefined, url: URL): Record<string, unknown> {
+  const https = url.protocol === 'https:';
+  const urlPort = Number(url.port || (https ? 443 : 80));
+  const host = url.hostname.startsWith('[') || !url.hostname.includes(':') ? url.hostname : `[${url.hostname}]`;
+  return { name, port: port ?? urlPort, protocol: https ? 'https' : 'http', endpoints: [`${host}:${urlPort}`] };
 }
 
 function isLoopback(host: string): boolean {

@@ -10,7 +10,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CompileService } from './compile-service.js';
 import { ConfigSchema, exampleConfig, readConfigOption, type PluginConfig } from './config-schema.js';
-import { DevGateway, RUN_ROUTE } from './dev-gateway.js';
+import { DevGateway, RUN_ROUTE, parseServiceOption } from './dev-gateway.js';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream.js';
 import { AuthorError } from './errors.js';
 import { fetchImageSpec } from './image-spec.js';
@@ -39,6 +39,8 @@ export interface DevServerOptions {
   accessLog?: boolean;
   /** Plugin cache folder for oci:// images; default the OCI client's. */
   cacheDir?: string;
+  /** Services the plugin calls, `name[:port]=url` each; default none. */
+  services?: string[];
   /** Where status lines go; default stdout. */
   print?: (line: string) => void;
 }
@@ -149,8 +151,9 @@ export class DevServer extends EventEmitter {
         upstream = new URL(echo.url);
         upstreamNote = `${echo.url} (built-in echo: answers with the request it got, as JSON)`;
       }
+      const services = (o.services ?? []).map(parseServiceOption);
       const gateway = await DevGateway.start({
-        host: o.host, port: o.port, upstream, accessLog: o.accessLog, cacheDir: o.cacheDir,
+        host: o.host, port: o.port, upstream, accessLog: o.accessLog, cacheDir: o.cacheDir, services,
         plugin: { name, url, config, phase: spec?.spec?.phase, priority: spec?.spec?.priority },
       });
       closers.push(() => gateway.close());
@@ -163,6 +166,7 @@ export class DevServer extends EventEmitter {
       print(`  plugin    ${buildNote}`);
       print(`  config    ${JSON.stringify(config)} (${configNote})`);
       print(`  upstream  ${upstreamNote}`);
+      for (const s of services) print(`  service   outbound|${s.port}||${s.name} → ${s.url.href} (for the plugin's calls)`);
       print(`  gateway   ${gateway.url} (route ${RUN_ROUTE}: every path goes to the upstream through the plugin)`);
       print('Try:');
       print(`  curl -i ${gateway.url}/`);

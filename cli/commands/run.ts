@@ -11,6 +11,7 @@ interface RunOptions {
   watch?: boolean;
   release?: boolean;
   accessLog?: boolean;
+  service: string[];
 }
 
 /** `higress-plugin run`: the plugin in a local gateway, rebuilt and swapped on save. */
@@ -27,6 +28,7 @@ export function register(program: Command): void {
     .option('--watch', 'rebuild and swap on save (default for a project folder)')
     .option('--no-watch', 'build once and serve that')
     .option('--release', 'build optimised modules (default: debug builds, which build faster)')
+    .option('--service <name=url>', "a service the plugin calls, e.g. auth.static=http://127.0.0.1:9000 (cluster outbound|80||auth.static; name:port=url for another port); repeatable", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--access-log', 'print a JSON access log line per request')
     .addHelpText('after', `
 Plugin logs print with the plugin's name. A save under assembly/ (or to spec.yaml, or to the
@@ -38,13 +40,14 @@ Examples:
   $ higress-plugin run
   $ higress-plugin run ./my-plugin --config '{"message":"hi"}' --port 9000
   $ higress-plugin run build/plugin.wasm --upstream http://127.0.0.1:3000
+  $ higress-plugin run --service auth.static=http://127.0.0.1:9000
   $ higress-plugin run oci://127.0.0.1:5000/my-plugin:0.1.0 --config @prod.yaml`)
     .action(async (source: string | undefined, opts: RunOptions) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AuthorError('HP_BAD_OPTION', `--port: "${opts.port}" is not a port number`);
       const server = await startDevServer({
         target: source, upstream: opts.upstream, port, host: opts.host, config: opts.config,
-        pluginName: opts.pluginName, watch: opts.watch, release: opts.release, accessLog: opts.accessLog,
+        pluginName: opts.pluginName, watch: opts.watch, release: opts.release, accessLog: opts.accessLog, services: opts.service,
       });
       await new Promise<void>((resolve) => {
         let stopping = false;

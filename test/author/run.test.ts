@@ -140,6 +140,33 @@ test('run reports a config the plugin itself rejects, with the plugin\'s reason'
   assert.match(r.output, /\[HP_GATEWAY_FAILED\]/);
 });
 
+test('run --service lets an http-call plugin ask a local service before the request goes on', { timeout: 120_000 }, async () => {
+  const dir = join(tmp.dir, 'gatekeeper');
+  const init = await cli(['init', dir, '--template', 'http-call', '--yes'], tmp.dir);
+  assert.equal(init.code, 0, init.stderr);
+  const asked: string[] = [];
+  const auth = createServer((req, res) => {
+    asked.push(`${req.url} ${req.headers['x-original-path']}`);
+    if (req.headers.authorization === 'Bearer good') res.writeHead(200, { 'x-user-id': 'u-7' }).end();
+    else res.writeHead(401).end();
+  });
+  await new Promise<void>((r) => auth.listen(0, '127.0.0.1', r));
+  const authPort = (auth.address() as AddressInfo).port;
+  const callRun = await startRunCli(['--port', '0', '--no-watch', '--service', `auth.static=http://127.0.0.1:${authPort}`], dir);
+  try {
+    assert.match(callRun.output(), /service\s+outbound\|80\|\|auth\.static → http:\/\/127\.0\.0\.1:\d+\//);
+    const ok = await get(`${callRun.url}/orders`, { authorization: 'Bearer good' });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.text).headers['x-user-id'], 'u-7', 'the answer\'s header went upstream');
+    const denied = await get(`${callRun.url}/orders`, { authorization: 'Bearer bad' });
+    assert.equal(denied.status, 403);
+    assert.deepEqual(asked, ['/check /orders', '/check /orders']);
+  } finally {
+    await callRun.stop();
+    auth.close();
+  }
+});
+
 test('run --help shows examples', async () => {
   const r = await cli(['run', '--help'], tmp.dir);
   assert.equal(r.code, 0);
