@@ -211,11 +211,16 @@ test('metrics: counter, gauge and histogram with their error statuses, readable 
 });
 
 test('foreign functions: a registered one answers, an unknown name is NOT_FOUND', async () => {
-  const emu = await Emulator.load(PROBE, { foreignFunctions: { echo: (a) => new Uint8Array([...Buffer.from('echo:'), ...a]) } });
+  const emu = await Emulator.load(PROBE, {
+    foreignFunctions: { echo: (a) => new Uint8Array([...Buffer.from('echo:'), ...a]), broken: () => { throw new Error('nope'); } },
+  });
   let { out } = await probe(emu, 'foreign', 'echo');
   assert.deepEqual(out.get('foreign'), { status: S.OK, value: 'echo:args' });
   ({ out } = await probe(emu, 'foreign', 'missing'));
   assert.equal(out.get('foreign')!.status, S.NOT_FOUND);
+  ({ out } = await probe(emu, 'foreign', 'broken'));
+  assert.equal(out.get('foreign')!.status, S.INTERNAL_FAILURE);
+  assert.ok(emu.logs.some((l) => l.message === 'foreign function failed: nope'));
   emu.plugin.callForeignFunction(7, Buffer.from('data'));
   assert.ok(emu.logs.some((l) => l.message === 'foreign_callback: status=0 value=7:data'));
 });

@@ -119,3 +119,63 @@ test('FilterChain reports whether plugins want request and response bodies', asy
   assert.equal(Buffer.from((d as { data: Uint8Array }).data).toString(), 'passes');
   c2.finish();
 });
+
+test('the rest of WASI and the 0.1.0 calls answer what cpp-host answers', async () => {
+  const imports = `
+    (import "wasi_unstable" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_seek" (func $fd_seek (param i32 i64 i32 i32) (result i32)))
+    (import "wasi_unstable" "fd_close" (func $fd_close (param i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+    (import "wasi_unstable" "args_sizes_get" (func $args_sizes (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+    (import "wasi_unstable" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+    (import "wasi_unstable" "fd_prestat_dir_name" (func $prestat_name (param i32 i32 i32) (result i32)))
+    (import "wasi_unstable" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+    (import "env" "proxy_get_configuration" (func $get_config (param i32 i32) (result i32)))
+    (import "env" "proxy_clear_route_cache" (func $clear (result i32)))
+    (import "env" "proxy_continue_request" (func $cont_req (result i32)))
+    (import "env" "proxy_continue_response" (func $cont_resp (result i32)))
+    (import "env" "proxy_continue_stream" (func $cont (param i32) (result i32)))
+    (import "env" "proxy_close_stream" (func $close (param i32) (result i32)))
+    (import "env" "proxy_get_buffer_bytes" (func $get_buf (param i32 i32 i32 i32 i32) (result i32)))
+    (import "env" "pthread_equal" (func $peq (param i32 i32) (result i32)))
+    (import "env" "emscripten_notify_memory_growth" (func $grown (param i32)))`;
+  const r = (i: number, call: string): string => `(i32.store (i32.const ${1024 + i * 4}) ${call})`;
+  const body = [
+    r(0, '(call $fd_read (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 16))'),
+    r(1, '(call $fd_seek (i32.const 1) (i64.const 0) (i32.const 0) (i32.const 16))'),
+    r(2, '(call $fd_close (i32.const 1))'),
+    r(3, '(call $fdstat (i32.const 1) (i32.const 32))'),
+    r(4, '(call $fdstat (i32.const 9) (i32.const 32))'),
+    r(5, '(call $args_sizes (i32.const 64) (i32.const 68))'),
+    r(6, '(call $args_get (i32.const 64) (i32.const 68))'),
+    r(7, '(call $path_open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 16))'),
+    r(8, '(call $prestat (i32.const 3) (i32.const 16))'),
+    r(9, '(call $prestat_name (i32.const 3) (i32.const 16) (i32.const 4))'),
+    r(10, '(call $clock (i32.const 5) (i64.const 0) (i32.const 16))'),
+    r(11, '(call $get_config (i32.const 80) (i32.const 84))'),
+    r(12, '(call $clear)'),
+    r(13, '(call $cont_req)'),
+    r(14, '(call $cont (i32.const 5))'),
+    r(15, '(call $close (i32.const 9))'),
+    r(16, '(call $peq (i32.const 3) (i32.const 3))'),
+    r(17, '(call $cont_resp)'),
+    r(18, '(call $get_buf (i32.const 7) (i32.const 100) (i32.const 10) (i32.const 16) (i32.const 20))'),
+    '(call $grown (i32.const 0))',
+    '(i32.const 1)',
+  ].join('\n');
+  const emu = await Emulator.load(await wat(watPlugin({ abi: '0_1_0', imports, bodies: { request_headers: body } })), { configuration: 'abc' });
+  const s = emu.stream();
+  const res = await s.requestHeaders(getRequest(), { endOfStream: true });
+  assert.equal(res.kind, 'continue', 'proxy_continue_request during the callback resumed the paused headers');
+  const mem = emu.plugin.vm.mem;
+  const got = Array.from({ length: 19 }, (_, i) => mem.u32(1024 + i * 4));
+  const BADF = 8; const INVAL = 28;
+  assert.deepEqual(got, [BADF, BADF, BADF, 0, BADF, 0, 0, BADF, BADF, BADF, INVAL, 0, 0, 0, 2, 2, 1, 0, 2]);
+  assert.equal(mem.u8[32], 2, 'stdout is a character device');
+  assert.deepEqual([mem.u32(64), mem.u32(68)], [0, 0], 'no args');
+  const cfg = mem.u32(80);
+  assert.equal(Buffer.from(mem.u8.subarray(cfg, cfg + mem.u32(84))).toString(), 'abc', 'proxy_get_configuration');
+  s.finish();
+});
