@@ -13,15 +13,21 @@ export function register(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(async (first: string, second: string | undefined, opts: RegistryFlags & { json?: boolean }) => {
     // Loaded on use: the CLI imports every command module at start-up.
-    const [{ pushImage }, { parseReference }, { Repository }, { findLayout }] = await Promise.all([
+    const [{ pushImage }, { parseReference }, { Repository }, { findLayout }, { OciError }] = await Promise.all([
       import('../../runtime/oci/image-copy.js'), import('../../runtime/oci/reference.js'), import('../../runtime/oci/registry-client.js'), import('../package/image-source.js'),
+      import('../../runtime/oci/errors.js'),
     ]);
     const [dir, refArg] = second === undefined ? ['.', first] : [first, second];
     const layout = findLayout(dir);
     const ref = parseReference(refArg);
     const index = await layout.readIndex();
-    const desc = await layout.resolve(ref.tag && index.manifests.length > 1 ? ref.tag : undefined).catch(() => layout.resolve());
-    const tag = ref.tag ?? desc.annotations?.[ANNOTATIONS.refName] ?? 'latest';
+    // A layout with several images needs the tag to pick one; a single image is pushed under any tag.
+    const desc = index.manifests.length > 1 && ref.tag ? await layout.resolve(ref.tag) : await layout.resolve();
+    if (ref.digest && ref.digest !== desc.digest) {
+      throw new OciError('HP_OCI_DIGEST_MISMATCH', `${refArg} names ${ref.digest}, but the image in ${layout.dir} is ${desc.digest}`);
+    }
+    // host/repo@digest pushes by digest only; otherwise the tag given, else the layout's own tag.
+    const tag = ref.digest && !ref.tag ? undefined : ref.tag ?? desc.annotations?.[ANNOTATIONS.refName] ?? 'latest';
     const show = progress(opts.json);
     const repo = new Repository(
       { ...ref, tag },
