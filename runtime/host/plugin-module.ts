@@ -89,7 +89,8 @@ export class PluginModule {
   /** True when the module exports `name`. */
   has(name: string): boolean { return this.exportSet.has(name); }
 
-  /** The module with its memory maximum lowered to `maxBytes` (compiled once per cap, cached). */
+  /** The module with its memory maximum lowered to `maxBytes` (compiled once per cap, cached;
+   * compiled synchronously here unless {@link prepareMemoryCap} ran first). */
   withMemoryCap(maxBytes: number): WasmModule {
     const key = Math.ceil(maxBytes / 65536);
     let m = this.capped.get(key);
@@ -99,5 +100,14 @@ export class PluginModule {
       this.capped.set(key, m);
     }
     return m;
+  }
+
+  /** Compiles the capped module off the main path (async), so creating VMs never blocks on it. */
+  async prepareMemoryCap(maxBytes: number): Promise<void> {
+    const key = Math.ceil(maxBytes / 65536);
+    if (this.capped.has(key)) return;
+    const patched = capMemory(this.bytes, maxBytes);
+    const m = patched === this.bytes ? this.module : await Wasm.compile(patched);
+    if (!this.capped.has(key)) this.capped.set(key, m);
   }
 }

@@ -113,6 +113,7 @@ export class Plugin implements VmOwner {
    */
   static async create(module: PluginModule, options: PluginOptions): Promise<Plugin> {
     const plugin = new Plugin(module, options);
+    await module.prepareMemoryCap(plugin.config.memoryCapBytes);
     plugin.vm = plugin.buildVm();
     return plugin;
   }
