@@ -74,6 +74,8 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'higress-plugin', 'wasm');
 }
 
+const indexWrites = new Map<string, Promise<void>>();
+
 /** One on-disk cache folder. Writes are atomic (temp file + rename). */
 class ModuleCache {
   constructor(readonly dir: string) {}
@@ -103,11 +105,17 @@ class ModuleCache {
   async put(key: string | undefined, digest: string, wasm: Uint8Array): Promise<void> {
     await mkdir(join(this.dir, 'modules'), { recursive: true });
     await atomicWrite(join(this.dir, 'modules', `${digestHex(digest)}.wasm`), wasm);
-    // Re-read just before writing so concurrent fetchers of other URLs are not lost.
-    const index = await this.readIndex();
-    index.modules[digest] = sha256Digest(wasm);
-    if (key) index.tags[key] = digest;
-    await atomicWrite(this.indexPath, JSON.stringify(index, null, 1));
+    // Index updates are read-modify-write: serialise them per folder so concurrent fetches of
+    // different URLs in this process do not drop each other's entries.
+    const previous = indexWrites.get(this.dir) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const index = await this.readIndex();
+      index.modules[digest] = sha256Digest(wasm);
+      if (key) index.tags[key] = digest;
+      await atomicWrite(this.indexPath, JSON.stringify(index, null, 1));
+    });
+    indexWrites.set(this.dir, next.catch(() => undefined));
+    await next;
   }
 }
 

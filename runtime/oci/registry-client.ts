@@ -8,7 +8,7 @@ import { AuthClient } from './auth/auth-client.js';
 import { toProvider, type CredentialSource } from './auth/credentials.js';
 import { repositoryScope } from './auth/scope.js';
 import { parseChallenge } from './auth/challenge.js';
-import { ErrorResponse, OciError, parseErrorBody } from './errors.js';
+import { DigestMismatchError, ErrorResponse, OciError, SizeLimitError, parseErrorBody } from './errors.js';
 import { isDigest, sha256Digest, verifyContent } from './digest.js';
 import { MANIFEST_ACCEPT, isManifestType, type Descriptor } from './descriptor.js';
 import { formatReference, manifestReference, parseReference, type Reference } from './reference.js';
@@ -179,7 +179,11 @@ export class Repository {
       res = await send(req, agentFor(this.opts.insecure ?? false), this.opts.timeoutMs);
     }
     if (res.status !== 200) return this.fail(req, res, `blob ${desc.digest}`);
-    const bytes = await readBody(res, maxBytes, `blob ${desc.digest}`);
+    // More bytes than the descriptor says is corrupt content, not an over-limit download.
+    const bytes = await readBody(res, Math.min(maxBytes, desc.size), `blob ${desc.digest}`).catch((err: unknown) => {
+      if (err instanceof SizeLimitError) throw new DigestMismatchError(`${desc.digest} (${desc.size} bytes)`, 'a longer body', `blob ${desc.digest} of ${this.name}`);
+      throw err;
+    });
     verifyContent(bytes, desc.digest, desc.size, `blob ${desc.digest} of ${this.name}`);
     this.opts.onProgress?.({ kind: 'download', descriptor: desc, bytes: bytes.byteLength });
     return bytes;

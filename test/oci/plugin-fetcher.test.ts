@@ -178,3 +178,14 @@ test('an image index is followed to its wasm manifest, and a pin names the index
   assert.equal(got.digest, desc.digest);
   assert.ok(Buffer.from(got.wasm).equals(wasm));
 });
+
+test('when a tag is moved to a broken image, the cached module keeps serving and the error is reported', async () => {
+  await push(higress(), 'fetch/broken', 'latest');
+  const cacheDir = tempDir();
+  const good = await fetchPlugin(`oci://${registry.host}/fetch/broken:latest`, { cacheDir });
+  await push(buildWasmLayerPluginImage(Buffer.from('garbage, not a module')), 'fetch/broken', 'latest');
+  const served = await fetchPlugin(`oci://${registry.host}/fetch/broken:latest`, { cacheDir });
+  assert.equal(served.digest, good.digest);
+  assert.equal(served.cached, true);
+  assert.equal(served.staleError?.code, 'HP_OCI_INVALID_PLUGIN_IMAGE');
+});

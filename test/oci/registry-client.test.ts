@@ -108,3 +108,15 @@ test('a TLS registry with a self-signed certificate needs --insecure', async (t)
   await repo.push(desc, data);
   assert.ok((await repo.fetch(desc)).equals(data));
 });
+
+test('reads are retried after transient 503 answers; a lasting failure is reported', async () => {
+  const data = Buffer.from('retry me');
+  const desc = describe('application/octet-stream', data);
+  const repo = new Repository(`${reg.host}/client/retry`);
+  await repo.push(desc, data);
+  reg.failNext(2, 503);
+  assert.ok((await repo.fetch(desc)).equals(data));
+  reg.failNext(5, 503);
+  await assert.rejects(repo.fetch(desc), (e: unknown) => e instanceof ErrorResponse && e.status === 503 && e.has('UNAVAILABLE'));
+  reg.failNext(0, 503);
+});

@@ -4,11 +4,20 @@
  * tokens per scope set, and replays the request once.
  */
 import type { Dispatcher } from 'undici';
-import { ErrorResponse, OciError, parseErrorBody } from '../errors.js';
+import { ErrorResponse, OciError, RegistryUnreachableError, parseErrorBody } from '../errors.js';
 import { drain, header, readBody, send, type HttpRequest, type HttpResponse } from '../transport.js';
 import { parseChallenge, type Challenge } from './challenge.js';
 import { mergeScopes } from './scope.js';
 import type { Credential, CredentialProvider } from './credentials.js';
+
+const RETRIES = 2;
+const backoff = (attempt: number) => 100 * 3 ** attempt;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function isTransient(cause: unknown): boolean {
+  const code = String((cause as { code?: string })?.code ?? '');
+  return ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ETIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT'].includes(code);
+}
 
 interface HostState {
   scheme?: 'basic' | 'bearer';
@@ -62,10 +71,27 @@ export class AuthClient {
     return this.raw(req, auth);
   }
 
-  private raw(req: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
+  private async raw(req: HttpRequest, authorization: string | undefined): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent ?? 'higress-plugin', ...req.headers };
     if (authorization) headers.authorization = authorization;
-    return send({ ...req, headers }, this.options.dispatcher, this.options.timeoutMs);
+    const idempotent = req.method === 'GET' || req.method === 'HEAD';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await send({ ...req, headers }, this.options.dispatcher, this.options.timeoutMs);
+        // Transient registry answers are retried for reads, as oras-go's retry policy does.
+        if (idempotent && attempt < RETRIES && (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504)) {
+          const after = Number(header(res, 'retry-after'));
+          await drain(res);
+          await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) : backoff(attempt));
+          continue;
+        }
+        return res;
+      } catch (err) {
+        // A reused keep-alive connection the server had just closed, or a reset: retry reads.
+        if (!idempotent || attempt >= RETRIES || !(err instanceof RegistryUnreachableError) || !isTransient(err.cause)) throw err;
+        await sleep(backoff(attempt));
+      }
+    }
   }
 
   private state(registry: string): HostState {
