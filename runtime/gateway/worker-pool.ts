@@ -21,7 +21,7 @@ export type FromWorker =
 /** Heartbeat period of workers. */
 export const BEAT_MS = 100;
 
-interface WorkerState { worker: Worker; lastBeat: number; ready: Promise<void> }
+interface WorkerState { worker: Worker; lastBeat: number; ready: Promise<void>; started: boolean }
 
 /** A set of worker processes as one data-plane target. */
 export class WorkerPool implements DataPlaneTarget {
@@ -49,11 +49,11 @@ export class WorkerPool implements DataPlaneTarget {
   private fork(): WorkerState {
     const worker = cluster.fork();
     let markReady!: () => void;
-    const state: WorkerState = { worker, lastBeat: Date.now(), ready: new Promise((r) => (markReady = r)) };
+    const state: WorkerState = { worker, lastBeat: Date.now(), ready: new Promise((r) => (markReady = r)), started: false };
     this.workers.add(state);
     worker.on('message', (m: FromWorker) => {
       state.lastBeat = Date.now();
-      if (m.type === 'ready') markReady();
+      if (m.type === 'ready') { state.started = true; markReady(); }
       else if (m.type === 'applied' || m.type === 'stats') {
         const w = this.waiting.get(m.id);
         if (w) { this.waiting.delete(m.id); w(m); }
@@ -76,7 +76,8 @@ export class WorkerPool implements DataPlaneTarget {
   private check(): void {
     const now = Date.now();
     for (const s of this.workers) {
-      if (now - s.lastBeat > this.watchdogMs && !s.worker.isDead()) {
+      // A worker still loading its modules sends no beats yet; it is judged once it said ready.
+      if (s.started && now - s.lastBeat > this.watchdogMs && !s.worker.isDead()) {
         this.watchdogKills++;
         (s.worker as Worker & { killedByWatchdog?: boolean }).killedByWatchdog = true;
         s.lastBeat = Infinity;
@@ -108,7 +109,11 @@ export class WorkerPool implements DataPlaneTarget {
   }
 
   async stats(): Promise<StatsData[]> {
-    const out = await Promise.all([...this.workers].map((s) => this.send(s, { type: 'stats', id: 0 }).catch(() => undefined)));
+    // A worker still starting has no message listener yet (a message sent now would be lost): skip it.
+    const out = await Promise.all([...this.workers].filter((s) => s.started).map((s) => Promise.race([
+      this.send(s, { type: 'stats', id: 0 }).catch(() => undefined),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref()),
+    ])));
     const parts = out.filter((m): m is Extract<FromWorker, { type: 'stats' }> => m?.type === 'stats').map((m) => m.data);
     parts.push({ requests: [], latency: [], upstreamErrors: [], watchdogKills: this.watchdogKills, reloadsOk: 0, reloadsFailed: 0 });
     return parts;
