@@ -1,6 +1,7 @@
 // Base64 (RFC 4648, standard alphabet) for Authorization headers and tokens.
 
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// (Literals live inside functions: a module-level string constant would be linked into every
+// plugin that imports the SDK, used or not.)
 
 function value(c: i32): i32 {
   if (c >= 0x41 && c <= 0x5a) return c - 0x41;
@@ -44,6 +45,7 @@ export function base64DecodeString(text: string): string | null {
 export function base64Encode(data: ArrayBuffer): string {
   const p = changetype<usize>(data);
   const n = data.byteLength;
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   let out = "";
   for (let i = 0; i < n; i += 3) {
     const b0 = <i32>load<u8>(p + i);

@@ -246,7 +246,7 @@ export class JsonValue {
   /** Number of items (arrays) or keys (objects); 0 for other kinds. */
   get length(): i32 { return this.list().length; }
   /** Item `i`, or null. */
-  at(i: i32): JsonValue | null { const k = this.list(); return i >= 0 && i < k.length ? k[i] : null; }
+  at(i: i32): JsonValue | null { const k = this.list(); return i >= 0 && i < k.length ? unchecked(k[i]) : null; }
   /** Item `i` as an object; reports a config error when it is something else. */
   objectAt(i: i32): JsonObject | null {
     const v = this.at(i);
@@ -269,7 +269,7 @@ export class JsonValue {
   get(key: string): JsonValue | null {
     const kids = this.list();
     const names = this.names!;
-    for (let i = names.length - 1; i >= 0; i--) if (unchecked(names[i]) == key) return kids[i];
+    for (let i = names.length - 1; i >= 0; i--) if (unchecked(names[i]) == key) return unchecked(kids[i]);
     return null;
   }
   /** True when `key` is present (even as null). */

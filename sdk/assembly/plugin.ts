@@ -102,7 +102,7 @@ export class Plugin<C> extends PluginBase {
     let ownKeys = 0;
     const keys = json.keys();
     for (let i = 0; i < keys.length; i++) {
-      const k = keys[i];
+      const k = unchecked(keys[i]);
       if (k != RULES_KEY && k != PLUGIN_ID_KEY) ownKeys++;
     }
     const rules = json.getArray(RULES_KEY);

@@ -42,12 +42,11 @@ export function urlDecode(s: string): string {
   return String.UTF8.decodeUnsafe(o, j);
 }
 
-const HEX = "0123456789ABCDEF";
-
 /** Percent-encodes everything but unreserved characters (RFC 3986). */
 export function urlEncode(s: string): string {
   const bytes = String.UTF8.encode(s, false);
   const p = changetype<usize>(bytes);
+  const HEX = "0123456789ABCDEF";
   let out = "";
   for (let i = 0; i < bytes.byteLength; i++) {
     const c = <i32>load<u8>(p + i);
