@@ -19,13 +19,21 @@ export interface TestRunOptions {
   reporter?: string;
   /** Only run tests whose name matches (node --test-name-pattern). Default: all. */
   namePattern?: string;
-  /** Skip the compile and test the module already in build/. Default false. */
+  /** Skip the compile and test the module already built. Default false. */
   noBuild?: boolean;
+  /**
+   * Test a release build (`build/plugin.wasm`: optimised, as `build` makes it). Default: a debug
+   * build (`build/plugin.debug.wasm`), which compiles several times faster, keeps AssemblyScript's
+   * assertions on and names functions in trap stack traces; the plugin behaves the same.
+   */
+  release?: boolean;
 }
 
 /** Outcome of a test run. */
 export interface TestRunResult {
   files: string[];
+  /** The module the tests ran against. */
+  wasmFile: string;
   exitCode: number;
   /** Counts parsed from the reporter's summary when it prints one (spec and tap do). */
   pass?: number;
@@ -63,12 +71,13 @@ export async function runProjectTests(project: PluginProject, options: TestRunOp
     throw new AuthorError('HP_NO_TESTS', `no tests in ${join(project.dir, 'test')} (expected files named *.test.js or *.test.mjs)`);
   }
   let compileMs: number | undefined;
-  if (!options.noBuild) compileMs = (await compilePlugin({ dir: project.dir, outFile: project.wasmFile })).ms;
+  const wasmFile = options.release ? project.wasmFile : project.wasmFile.replace(/\.wasm$/, '.debug.wasm');
+  if (!options.noBuild) compileMs = (await compilePlugin({ dir: project.dir, outFile: wasmFile, debug: !options.release })).ms;
   const args = ['--import', REGISTER, '--test', `--test-reporter=${options.reporter ?? 'spec'}`];
   if (options.namePattern) args.push(`--test-name-pattern=${options.namePattern}`);
   args.push(...files.map((f) => relative(project.dir, f)));
   // A run started from inside another test run must still be a top-level run.
-  const env: NodeJS.ProcessEnv = { ...process.env, HIGRESS_PLUGIN_WASM: project.wasmFile, NODE_OPTIONS: '' };
+  const env: NodeJS.ProcessEnv = { ...process.env, HIGRESS_PLUGIN_WASM: wasmFile, NODE_OPTIONS: '' };
   delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, args, {
     cwd: project.dir,
@@ -91,5 +100,5 @@ export async function runProjectTests(project: PluginProject, options: TestRunOp
     const m = new RegExp(`^\\S*\\s*${label} (\\d+)\\s*$`, 'm').exec(text.replace(/\x1b\[[0-9;]*m/g, ''));
     return m ? Number(m[1]) : undefined;
   };
-  return { files, exitCode, pass: count('pass'), fail: count('fail'), compileMs };
+  return { files, wasmFile, exitCode, pass: count('pass'), fail: count('fail'), compileMs };
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Emulator } from 'higress-plugin/emulator';
 
-const wasm = process.env.HIGRESS_PLUGIN_WASM ?? fileURLToPath(new URL('../build/plugin.wasm', import.meta.url));
+// Under plain `node --test`, the module `higress-plugin build` wrote.
+const wasm = process.env.HIGRESS_PLUGIN_WASM ?? fileURLToPath(new URL('../dist/plugin.wasm', import.meta.url));
 const header = (list, name) => list.find(([k]) => k === name)?.[1];
 const request = (path, extra = [], authority = 'api.example.com') =>
   [[':method', 'GET'], [':path', path], [':authority', authority], [':scheme', 'http'], ...extra];
