@@ -1,24 +1,11 @@
-/** Shared helpers of the OCI tests: the mini fixture plugin compiled once per process. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+/** Shared helpers of the OCI tests: a small WAT-built module, the fixture project, temp dirs, and a CLI runner. */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compilePlugin } from '../../cli/compile.js';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 
 /** Folder of the raw-AssemblyScript fixture plugin project. */
 export const MINI_DIR = join(PACKAGE_ROOT, 'test', 'oci', 'fixtures', 'mini');
-
-let mini: Promise<Buffer> | undefined;
-
-/** The fixture plugin compiled (release) into a temp dir; compiled once per test process. */
-export function miniWasm(): Promise<Buffer> {
-  mini ??= (async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'hp-mini-')), 'plugin.wasm');
-    await compilePlugin({ dir: MINI_DIR, outFile: out });
-    return readFileSync(out);
-  })();
-  return mini;
-}
 
 let watModule: Promise<Buffer> | undefined;
 
@@ -51,9 +38,16 @@ export function watPlugin(): Promise<Buffer> {
   return watModule;
 }
 
-/** A fresh temp dir. */
+const created: string[] = [];
+process.once('exit', () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp dir, removed when the test process exits. */
 export function tempDir(prefix = 'hp-oci-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 import { spawn } from 'node:child_process';
