@@ -51,7 +51,7 @@ Examples:
       console.log(`
 Next:
   cd ${/[^\w@%+=:,./-]/.test(shown) ? `'${shown.replace(/'/g, `'\\''`)}'` : shown}
-  higress-plugin build     # compile to build/plugin.wasm and package the image
+  higress-plugin build     # compile and package: dist/plugin.wasm + an OCI image layout
   higress-plugin test      # run test/*.test.js on the emulator
   higress-plugin run       # serve it in a local gateway; edits reload on save`);
     });

@@ -39,7 +39,7 @@ last good plugin keeps serving.
 Examples:
   $ higress-plugin run
   $ higress-plugin run ./my-plugin --config '{"message":"hi"}' --port 9000
-  $ higress-plugin run build/plugin.wasm --upstream http://127.0.0.1:3000
+  $ higress-plugin run dist/plugin.wasm --upstream http://127.0.0.1:3000
   $ higress-plugin run --service auth.static=http://127.0.0.1:9000
   $ higress-plugin run oci://127.0.0.1:5000/my-plugin:0.1.0 --config @prod.yaml`)
     .action(async (source: string | undefined, opts: RunOptions) => {
