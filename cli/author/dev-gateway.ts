@@ -83,7 +83,9 @@ export class DevGateway {
     try {
       gateway = await startGateway({ documents, workers: 0, watch: false, cacheDir: o.cacheDir, load: { adminPort: 0 } });
     } catch (err) {
-      throw new AuthorError('HP_GATEWAY_FAILED', `the gateway did not start: ${(err as Error).message}`, { cause: err });
+      const msg = (err as Error).message;
+      const hint = /EADDRINUSE/.test(msg) ? ' (another process has that port: choose one with --port, or --port 0 for any free port)' : '';
+      throw new AuthorError('HP_GATEWAY_FAILED', `the gateway did not start: ${msg}${hint}`, { cause: err });
     }
     return new DevGateway(gateway, state, Object.values(gateway.ports())[0], host);
   }
