@@ -126,8 +126,8 @@ export class Repository {
   async resolve(reference: string = manifestReference(this.reference)): Promise<Descriptor> {
     const req: HttpRequest = { method: 'HEAD', url: `${this.base}/manifests/${reference}`, headers: { accept: MANIFEST_ACCEPT.join(', ') } };
     const res = await this.request(req, ['pull']);
-    await drain(res);
     if (res.status !== 200) return this.fail(req, res, `manifest ${reference}`);
+    await drain(res);
     const digest = header(res, 'docker-content-digest');
     const mediaType = header(res, 'content-type')?.split(';')[0].trim();
     const size = Number(header(res, 'content-length'));
@@ -222,15 +222,15 @@ export class Repository {
           body: part,
         };
         const res = await this.request(req, ['pull', 'push']);
-        await drain(res);
         if (res.status !== 202) return this.fail(req, res, `upload of ${desc.digest}`);
+        await drain(res);
         location = this.location(res, location);
         this.opts.onProgress?.({ kind: 'upload', descriptor: desc, bytes: offset + part.byteLength });
       }
       const req: HttpRequest = { method: 'PUT', url: withDigest(location, desc.digest), headers: { 'content-length': '0' } };
       const res = await this.request(req, ['pull', 'push']);
-      await drain(res);
       if (res.status !== 201) return this.fail(req, res, `upload of ${desc.digest}`);
+      await drain(res);
       return;
     }
     const req: HttpRequest = {
@@ -240,8 +240,8 @@ export class Repository {
       body: data,
     };
     const res = await this.request(req, ['pull', 'push']);
-    await drain(res);
     if (res.status !== 201) return this.fail(req, res, `upload of ${desc.digest}`);
+    await drain(res);
     this.opts.onProgress?.({ kind: 'upload', descriptor: desc, bytes: data.byteLength });
   }
 
@@ -249,8 +249,8 @@ export class Repository {
   private async startUpload(): Promise<string> {
     const req: HttpRequest = { method: 'POST', url: `${this.base}/blobs/uploads/`, headers: { 'content-length': '0' } };
     const res = await this.request(req, ['pull', 'push']);
-    await drain(res);
     if (res.status !== 202) return this.fail(req, res, 'blob upload');
+    await drain(res);
     return this.location(res, req.url);
   }
 
@@ -267,18 +267,18 @@ export class Repository {
   async mount(desc: Descriptor, fromRepository: string): Promise<boolean> {
     const req: HttpRequest = { method: 'POST', url: `${this.base}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`, headers: { 'content-length': '0' } };
     const res = await this.auth.send(this.reference.registry, req, [repositoryScope(this.reference.repository, ['pull', 'push']), repositoryScope(fromRepository, ['pull'])]);
+    if (res.status !== 201 && res.status !== 202) return this.fail(req, res, `mount of ${desc.digest}`);
     await drain(res);
     if (res.status === 201) {
       this.opts.onProgress?.({ kind: 'mount', descriptor: desc, bytes: desc.size });
       return true;
     }
-    if (res.status === 202) {
-      // An upload session was opened instead; cancel it so it does not linger.
-      const loc = header(res, 'location');
-      if (loc) await drain(await this.request({ method: 'DELETE', url: new URL(loc, req.url).href }, ['pull', 'push'])).catch(() => undefined);
-      return false;
+    // 202: an upload session was opened instead; cancel it so it does not linger.
+    const loc = header(res, 'location');
+    if (loc) {
+      await this.request({ method: 'DELETE', url: new URL(loc, req.url).href }, ['pull', 'push']).then(drain, () => undefined);
     }
-    return this.fail(req, res, `mount of ${desc.digest}`);
+    return false;
   }
 
   /** PUTs manifest bytes under `reference` (a tag, or the digest) with `Content-Type` = its media type. */
@@ -286,8 +286,8 @@ export class Repository {
     verifyContent(data, desc.digest, desc.size, `manifest to push`);
     const req: HttpRequest = { method: 'PUT', url: `${this.base}/manifests/${reference}`, headers: { 'content-type': desc.mediaType, 'content-length': String(data.byteLength) }, body: data };
     const res = await this.request(req, ['pull', 'push']);
-    await drain(res);
     if (res.status !== 201) return this.fail(req, res, `manifest ${reference}`);
+    await drain(res);
     const answered = header(res, 'docker-content-digest');
     if (answered && answered !== desc.digest) throw new OciError('HP_OCI_DIGEST_MISMATCH', `registry stored manifest ${reference} as ${answered}, expected ${desc.digest}`);
     this.opts.onProgress?.({ kind: 'manifest', descriptor: desc, bytes: data.byteLength });

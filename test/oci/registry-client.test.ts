@@ -120,3 +120,15 @@ test('reads are retried after transient 503 answers; a lasting failure is report
   await assert.rejects(repo.fetch(desc), (e: unknown) => e instanceof ErrorResponse && e.status === 503 && e.has('UNAVAILABLE'));
   reg.failNext(0, 503);
 });
+
+test('a manifest naming blobs the registry lacks is refused with the registry\'s error code', async () => {
+  const image = buildPluginImage({ wasm: Buffer.from('\0asm\x01\0\0\0 never pushed'), created: '2025-01-01T00:00:00Z' });
+  const repo = new Repository(`${reg.host}/client/partial`);
+  await assert.rejects(repo.pushManifest('v1', image.descriptor, image.manifestBytes), (e: unknown) => {
+    assert.ok(e instanceof ErrorResponse);
+    assert.equal(e.method, 'PUT');
+    assert.equal(e.status, 400);
+    assert.ok(e.has('MANIFEST_BLOB_UNKNOWN'), e.message);
+    return true;
+  });
+});
