@@ -50,6 +50,16 @@ test('the Bearer token flow pushes and pulls against a token-auth registry', asy
   assert.ok(tokenReg.requests.every((r) => r.status !== 401), JSON.stringify(tokenReg.requests));
 });
 
+test('a push asks the token service once per scope set, not once per request', async () => {
+  const before = tokenReg.tokensIssued();
+  const repo = new Repository(`${tokenReg.host}/tok/count:v1`, { credentials: { username: tokenReg.username, password: tokenReg.password } });
+  tokenReg.reset();
+  await pushImage(src(), image.descriptor, repo, 'v1');
+  const requests = tokenReg.requests.length;
+  assert.ok(requests >= 7, `registry saw ${requests} requests`);
+  assert.ok(tokenReg.tokensIssued() - before <= 2, `${tokenReg.tokensIssued() - before} tokens for one push`);
+});
+
 test('anonymous Bearer tokens allow pull but not push', async () => {
   const anon = new Repository(`${tokenReg.host}/tok/mini:v1`, { credentials: {} });
   const got = await anon.fetchManifest('v1');

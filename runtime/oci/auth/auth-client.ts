@@ -25,6 +25,8 @@ interface HostState {
   challenge?: Challenge;
   /** Bearer tokens keyed by the space-joined sorted scope list. */
   tokens: Map<string, { token: string; expiresAt: number }>;
+  /** Token requests in flight, by scope key. */
+  pending: Map<string, Promise<string>>;
 }
 
 /** Options of {@link AuthClient}. */
@@ -61,12 +63,14 @@ export class AuthClient {
     const state = this.state(registry);
     const scopeKey = mergeScopes(scopes).join(' ');
     let auth = this.cachedAuthorization(state, scopeKey);
+    // A Bearer registry seen before: get the token for new scopes up front, saving the 401 round trip.
+    if (!auth && state.scheme === 'bearer' && state.challenge) auth = await this.authorize(registry, state, state.challenge, scopes, scopeKey);
     const res = await this.raw(req, auth);
     if (res.status !== 401) return res;
     const challenge = parseChallenge(header(res, 'www-authenticate'));
     await drain(res);
     if (!challenge) return this.raw(req, undefined);
-    auth = await this.authorize(registry, state, challenge, scopes, scopeKey);
+    auth = await this.authorize(registry, state, challenge, scopes, scopeKey, auth);
     if (!auth) return this.raw(req, undefined);
     return this.raw(req, auth);
   }
@@ -96,20 +100,29 @@ export class AuthClient {
 
   private state(registry: string): HostState {
     let s = this.hosts.get(registry);
-    if (!s) this.hosts.set(registry, (s = { tokens: new Map() }));
+    if (!s) this.hosts.set(registry, (s = { tokens: new Map(), pending: new Map() }));
     return s;
   }
 
   private cachedAuthorization(state: HostState, scopeKey: string): string | undefined {
     if (state.scheme === 'basic') return state.basic;
     if (state.scheme === 'bearer') {
+      const now = Date.now();
       const t = state.tokens.get(scopeKey);
-      if (t && t.expiresAt > Date.now()) return `Bearer ${t.token}`;
+      if (t && t.expiresAt > now) return `Bearer ${t.token}`;
+      // A token granted for more (pull,push) also serves a request that needs less (pull).
+      const wanted = scopeKey.split(' ');
+      for (const [key, tok] of state.tokens) {
+        if (tok.expiresAt <= now) continue;
+        const merged = mergeScopes([key, ...wanted]).join(' ');
+        if (merged === key) return `Bearer ${tok.token}`;
+      }
     }
     return undefined;
   }
 
-  private async authorize(registry: string, state: HostState, challenge: Challenge, scopes: string[], scopeKey: string): Promise<string | undefined> {
+  /** `rejected` is the authorization the registry just refused; a different cached one (obtained meanwhile by a parallel request) is reused. */
+  private async authorize(registry: string, state: HostState, challenge: Challenge, scopes: string[], scopeKey: string, rejected?: string): Promise<string | undefined> {
     const cred = await this.credential(registry);
     if (challenge.scheme === 'basic') {
       if (!cred?.username && !cred?.password) return undefined;
@@ -119,12 +132,26 @@ export class AuthClient {
     }
     if (challenge.scheme === 'bearer') {
       state.scheme = 'bearer';
+      // Keep realm and service for later requests; scope and error belong to this one answer.
+      state.challenge = { scheme: 'bearer', params: { realm: challenge.params.realm, ...(challenge.params.service ? { service: challenge.params.service } : {}) } };
       if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
       const all = mergeScopes([...scopes, ...(challenge.params.scope ? [challenge.params.scope] : [])]);
-      const { token, expiresIn } = await this.fetchToken(challenge, all, cred);
-      // Refresh a little early so a token does not expire between check and use.
-      state.tokens.set(scopeKey, { token, expiresAt: Date.now() + Math.max(0, expiresIn - 10) * 1000 });
-      return `Bearer ${token}`;
+      const key = all.join(' ');
+      const cached = this.cachedAuthorization(state, key);
+      if (cached && cached !== rejected) return cached;
+      // Parallel requests for the same scopes share one token request.
+      let pending = state.pending.get(key);
+      if (!pending) {
+        pending = this.fetchToken(challenge, all, cred).then(({ token, expiresIn }) => {
+          // Refresh a little early so a token does not expire between check and use.
+          const entry = { token, expiresAt: Date.now() + Math.max(0, expiresIn - 10) * 1000 };
+          state.tokens.set(key, entry);
+          if (key !== scopeKey) state.tokens.set(scopeKey, entry);
+          return token;
+        }).finally(() => state.pending.delete(key));
+        state.pending.set(key, pending);
+      }
+      return `Bearer ${await pending}`;
     }
     throw new OciError('HP_OCI_AUTH_SCHEME', `registry ${registry} asks for unsupported auth scheme "${challenge.scheme}"`);
   }
