@@ -43,9 +43,13 @@ function parseConfig(json: JsonObject, config: Config): void {
 
 // A rule keeps the global consumers (unless it lists its own) and sets who may pass.
 function parseRuleConfig(json: JsonObject, config: Config, global: Config): void {
+  // A rule with its own consumers is a complete config (allow optional, as in a WasmPlugin
+  // matchRule); one without them narrows the global consumers and must say who is allowed.
   if (json.has("consumers")) parseConsumers(json, config);
-  else config.consumers = global.consumers;
-  if (!json.has("allow")) configError("allow is required in a rule");
+  else {
+    config.consumers = global.consumers;
+    if (!json.has("allow")) configError("allow is required in a rule");
+  }
   parseAllow(json, config);
 }
 

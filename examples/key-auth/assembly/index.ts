@@ -46,14 +46,16 @@ function parseConfig(json: JsonObject, config: Config): void {
 }
 
 function parseRuleConfig(json: JsonObject, config: Config, global: Config): void {
+  // A rule with its own consumers is a complete config (allow optional, as in a WasmPlugin
+  // matchRule); one without them narrows the global consumers and must say who is allowed.
   if (json.has("consumers")) parseShared(json, config);
   else {
     config.consumers = global.consumers;
     config.keys = global.keys;
     config.inQuery = global.inQuery;
     config.inHeader = global.inHeader;
+    if (!json.has("allow")) configError("allow is required in a rule");
   }
-  if (!json.has("allow")) configError("allow is required in a rule");
   parseAllow(json, config);
 }
 
