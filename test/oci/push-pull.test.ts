@@ -146,3 +146,14 @@ test('plain HTTP is refused for a non-loopback host unless --plain-http is given
   assert.equal(r.code, 1);
   assert.match(r.stderr, /https:\/\/localtest\.invalid/);
 });
+
+test('pull --layout writes an OCI image layout that pushes back to the same digest', async () => {
+  const out = tempDir();
+  const pulled = await cli(['pull', `${open.host}/plugins/mini:1.0.0`, '-o', out, '--layout', '--json']);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const digest = JSON.parse(pulled.stdout).digest;
+  assert.ok(existsSync(join(out, 'oci', 'oci-layout')));
+  const pushed = await cli(['push', join(out, 'oci'), `${open.host}/plugins/copy:1.0.0`, '--json']);
+  assert.equal(pushed.code, 0, pushed.stderr);
+  assert.equal(JSON.parse(pushed.stdout).digest, digest);
+});
