@@ -30,7 +30,11 @@ export interface FetchPluginOptions {
    * unless the oci URL carries `@sha256:…`.
    */
   sha256?: string;
-  /** Default: `Always` for `:latest` or an untagged oci URL, else `IfNotPresent`. */
+  /**
+   * Default for oci: `Always` for `:latest` or an untagged URL, else `IfNotPresent`; for
+   * http(s): `IfNotPresent` (a URL fetched once is served from the cache). `Always` still
+   * skips the blob download when the manifest digest is already cached.
+   */
   pullPolicy?: 'IfNotPresent' | 'Always';
   /** Cache folder; default `$HIGRESS_PLUGIN_CACHE_DIR`, else `$XDG_CACHE_HOME/higress-plugin/wasm`, else `~/.cache/higress-plugin/wasm`. */
   cacheDir?: string;
