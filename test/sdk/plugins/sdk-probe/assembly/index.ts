@@ -5,7 +5,8 @@
 // - `x-regex: <pattern>` + `x-input: <text>` answers 200 with "match <groups joined by |>" /
 //   "nomatch", or 400 with the compile error; with `x-replace: <template>` the body is the
 //   replaced text.
-import { definePlugin, HttpContext, JsonObject, JsonValue, JsonKind, Action, parseJson, jsonParseError, Header, Regex, regexError } from "@higress-plugin/sdk";
+import { definePlugin, HttpContext, JsonObject, JsonValue, JsonKind, Action, parseJson, jsonParseError, Header, Regex, regexError,
+  Counter, Histogram, sharedAdd, getSharedString, base64EncodeString, base64DecodeString, log } from "@higress-plugin/sdk";
 export * from "@higress-plugin/sdk/exports";
 
 class Config {
@@ -66,11 +67,51 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
     const m = re.exec(input);
     return reply(ctx, 200, m === null ? "nomatch" : "match " + m.join("|"));
   }
+  const prop = ctx.getRequestHeader("x-prop");
+  if (prop !== null) {
+    const v = ctx.getProperty(prop);
+    return reply(ctx, v === null ? 404 : 200, v === null ? "" : v);
+  }
+  const b64 = ctx.getRequestHeader("x-b64");
+  if (b64 !== null) {
+    const d = base64DecodeString(b64);
+    return reply(ctx, 200, base64EncodeString(ctx.path()) + " " + (d === null ? "(invalid)" : d));
+  }
+  if (ctx.getRequestHeader("x-count") !== null) {
+    const n = sharedAdd("sdk-probe/count", 1);
+    ctx.replaceRequestHeader("x-count", n.toString() + "/" + getSharedString("sdk-probe/count")!);
+  }
+  if (ctx.getRequestHeader("x-upper") !== null) ctx.setContext<bool>("upper", true);
+  ctx.setContext<i32>("started", 7);
   ctx.replaceRequestHeader("x-config", config.name);
   if (config.extra.length) ctx.replaceRequestHeader("x-extra", config.extra);
   return Action.CONTINUE;
 }
 
+/** Upper-cases request body chunks as they stream (when the request asked with x-upper). */
+function onRequestChunk(ctx: HttpContext, config: Config, chunk: ArrayBuffer, endOfStream: bool): ArrayBuffer {
+  if (!ctx.getContext<bool>("upper", false)) return chunk;
+  return String.UTF8.encode(String.UTF8.decode(chunk).toUpperCase() + (endOfStream ? "!" : ""));
+}
+
+const requests = new Counter("sdk_probe_requests");
+const sizes = new Histogram("sdk_probe_path_length");
+
+function onDone(ctx: HttpContext, config: Config): void {
+  const route = ctx.routeName();
+  requests.increment(1, ["route", route.length ? route : "none", "typed", ctx.getContext<i32>("started", 0).toString()]);
+  sizes.record(<u64>ctx.path().length);
+}
+
+let ticks = 0;
+function onTick(): void {
+  ticks++;
+  log.info("tick " + ticks.toString());
+}
+
 definePlugin<Config>("sdk-probe", parseConfig)
   .withRuleParser(parseRuleConfig)
-  .onHttpRequestHeaders(onRequestHeaders);
+  .onHttpRequestHeaders(onRequestHeaders)
+  .onHttpStreamingRequestBody(onRequestChunk)
+  .onHttpStreamDone(onDone)
+  .onTick(250, onTick);

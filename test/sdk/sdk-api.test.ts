@@ -1,0 +1,84 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { Emulator } from '../../runtime/emulator/index.js';
+import { sdkTestPlugin } from './helpers.js';
+import { request } from '../examples/helpers.js';
+
+let wasm = '';
+before(async () => { wasm = await sdkTestPlugin('sdk-probe'); });
+
+test('streaming body handler rewrites each chunk as it passes, with per-request state', async () => {
+  const emu = await Emulator.load(wasm);
+  const s = emu.stream();
+  await s.requestHeaders(request('POST', '/', 'example.com', [['x-upper', '1']]));
+  await s.requestBody('hello ');
+  await s.requestBody('world', { endOfStream: true });
+  assert.equal(Buffer.from(s.requestBodyOut).toString(), 'HELLO WORLD!');
+  const plain = emu.stream();
+  await plain.requestHeaders(request('POST', '/'));
+  await plain.requestBody('as is', { endOfStream: true });
+  assert.equal(Buffer.from(plain.requestBodyOut).toString(), 'as is');
+});
+
+test('stream-done handler records metrics with labels folded into the name', async () => {
+  const emu = await Emulator.load(wasm);
+  for (const route of ['default/a', 'default/a', '']) {
+    const s = emu.stream({ routeName: route || undefined });
+    await s.requestHeaders(request('GET', '/12345'), { endOfStream: true });
+    s.finish();
+  }
+  assert.equal(emu.metric('sdk_probe_requests.route.default/a.typed.7'), 2n);
+  assert.equal(emu.metric('sdk_probe_requests.route.none.typed.7'), 1n);
+  const hist = emu.metrics().find((m) => m.name === 'sdk_probe_path_length');
+  assert.equal(hist?.type, 'histogram');
+  assert.equal(hist?.histogram?.count, 3);
+});
+
+test('shared data counter adds up across two VMs of the plugin', async () => {
+  const a = await Emulator.load(wasm);
+  const b = await Emulator.load(wasm, { shared: a.sharedData });
+  const seen: string[] = [];
+  for (const emu of [a, b, a]) {
+    const s = emu.stream();
+    await s.requestHeaders(request('GET', '/', 'example.com', [['x-count', '']]), { endOfStream: true });
+    seen.push(s.requestHeader('x-count')!);
+  }
+  assert.deepEqual(seen, ['1/1', '2/2', '3/3']);
+});
+
+test('properties are readable by dotted name', async () => {
+  const emu = await Emulator.load(wasm, { name: 'probe-root' });
+  const read = async (name: string, info = {}) => {
+    const s = emu.stream(info);
+    await s.requestHeaders(request('GET', '/p?q=1', 'example.com', [['x-prop', name]]), { endOfStream: true });
+    return [s.localResponse!.status, Buffer.from(s.localResponse!.body).toString()];
+  };
+  assert.deepEqual(await read('request.path'), [200, '/p?q=1']);
+  assert.deepEqual(await read('route_name', { routeName: 'ns/r' }), [200, 'ns/r']);
+  assert.deepEqual(await read('plugin_root_id'), [200, 'probe-root']);
+  assert.deepEqual(await read('no.such.property'), [404, '']);
+});
+
+test('base64 helpers round-trip and reject malformed input', async () => {
+  const emu = await Emulator.load(wasm);
+  const s = emu.stream();
+  await s.requestHeaders(request('GET', '/héllo?', 'example.com', [['x-b64', Buffer.from('user:pässword').toString('base64')]]), { endOfStream: true });
+  const [enc, dec] = Buffer.from(s.localResponse!.body).toString().split(' ');
+  assert.equal(Buffer.from(enc!, 'base64').toString('latin1'), Buffer.from('/héllo?').toString('latin1'));
+  assert.equal(dec, 'user:pässword');
+  const bad = emu.stream();
+  await bad.requestHeaders(request('GET', '/', 'example.com', [['x-b64', 'a']]), { endOfStream: true });
+  assert.match(Buffer.from(bad.localResponse!.body).toString(), /\(invalid\)$/);
+});
+
+test('onTick runs every period once configured', async () => {
+  const emu = await Emulator.load(wasm);
+  assert.equal(emu.tickPeriodMs, 250);
+  emu.advanceTime(1000);
+  assert.deepEqual(emu.logsAt('info').filter((l) => l.includes('tick')), ['[sdk-probe] tick 1', '[sdk-probe] tick 2', '[sdk-probe] tick 3', '[sdk-probe] tick 4']);
+});
+
+test('an SDK plugin imports nothing but proxy-wasm host functions', async () => {
+  const { moduleImports } = await import('../examples/helpers.js');
+  for (const imp of moduleImports(wasm)) assert.match(imp, /^env\.proxy_/);
+});
