@@ -134,6 +134,8 @@ export interface ModelSettings {
   watchdogMs: number;
   /** Plugin memory limit; default 256 MiB. */
   pluginMemoryLimitBytes: number;
+  /** Lowest plugin log level written: trace, debug, info (default), warn, error, critical. */
+  pluginLogLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical';
 }
 
 /** The whole configuration. */
@@ -160,4 +162,5 @@ export const DEFAULT_SETTINGS: ModelSettings = {
   via: false,
   watchdogMs: 3000,
   pluginMemoryLimitBytes: 256 * 1024 * 1024,
+  pluginLogLevel: 'info',
 };

@@ -46,15 +46,30 @@ export class PluginRuntime {
   private readonly env: HostEnvironment;
 
   /** `lookup` resolves http_call clusters against the newest snapshot. */
-  constructor(private readonly lookup: ClusterLookup, logLevel: number = LogLevel.INFO) {
+  private logLines: string[] = [];
+  private logScheduled = false;
+
+  constructor(private readonly lookup: ClusterLookup) {
     this.env = {
-      logLevel,
-      log: (level, name, message) => process.stderr.write(`[${new Date().toISOString()}] [${enumName(LogLevel, level).toLowerCase()}] [plugin ${name}] ${message}\n`),
+      log: (level, name, message) => this.log(level, name, message),
       httpCall: (req) => this.httpCall(req),
       knownCluster: (c) => this.lookup(c) !== undefined,
       shared: this.shared,
       metrics: this.metrics as MetricStore,
     };
+  }
+
+  /** Plugin log lines go to stderr, one write per event-loop turn. */
+  private log(level: number, name: string, message: string): void {
+    this.logLines.push(`[${new Date().toISOString()}] [${enumName(LogLevel, level).toLowerCase()}] [plugin ${name}] ${message}`);
+    if (this.logScheduled) return;
+    this.logScheduled = true;
+    setImmediate(() => {
+      this.logScheduled = false;
+      const text = `${this.logLines.join('\n')}\n`;
+      this.logLines = [];
+      process.stderr.write(text);
+    });
   }
 
   /** The chain factory for snapshots, or undefined when runtime/host is not available. */
@@ -88,7 +103,7 @@ export class PluginRuntime {
         failStrategy: p.failStrategy,
         memoryLimitBytes: settings.pluginMemoryLimitBytes,
         bodyBufferLimitBytes: settings.bodyBufferLimitBytes,
-        env: { ...this.env, env: p.vmEnv },
+        env: { ...this.env, env: p.vmEnv, logLevel: LogLevel[settings.pluginLogLevel.toUpperCase() as keyof typeof LogLevel] },
       });
     } catch (err) {
       throw new ConfigError(CONFIG_CODES.pluginConfigure, `plugin ${p.id} rejected its configuration: ${(err as Error).message}`, { ...p.source, field: 'spec.defaultConfig' }, { cause: err });
@@ -97,7 +112,7 @@ export class PluginRuntime {
 
   /** Identity of a configured plugin: equal keys may share one instance across snapshots. */
   static key(p: ModelPlugin, settings: ModelSettings): string {
-    return JSON.stringify([p.digest, p.pluginName || p.id, p.configuration, p.failStrategy, p.vmEnv, settings.pluginMemoryLimitBytes, settings.bodyBufferLimitBytes]);
+    return JSON.stringify([p.digest, p.pluginName || p.id, p.configuration, p.failStrategy, p.vmEnv, settings.pluginMemoryLimitBytes, settings.bodyBufferLimitBytes, settings.pluginLogLevel]);
   }
 
   private async httpCall(req: HttpCallRequest): Promise<HttpCallResponse | undefined> {

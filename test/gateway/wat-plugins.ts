@@ -1,15 +1,27 @@
 /**
  * Tiny hand-written proxy-wasm plugins (WAT, compiled with wabt) for failure cases the example
  * plugins never produce: a trap, an endless loop, a configuration refusal. Each reacts only when
- * the request carries the header `x-<action>` (`x-crash`, `x-loop`).
+ * the request carries the header `x-<action>` (`x-crash`, `x-loop`). `noop` does nothing (for benchmarks).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-type Kind = 'crash' | 'loop' | 'refuse-config';
+type Kind = 'crash' | 'loop' | 'refuse-config' | 'noop';
 
 function wat(kind: Kind): string {
+  if (kind === 'noop') {
+    return `(module
+  (memory (export "memory") 1)
+  (func (export "malloc") (param i32) (result i32) i32.const 1024)
+  (func (export "proxy_abi_version_0_2_0"))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) i32.const 1)
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) i32.const 1)
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) i32.const 0)
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) i32.const 0)
+)`;
+  }
   const header = kind === 'loop' ? 'x-loop' : 'x-crash';
   const action = kind === 'loop' ? '(loop $forever (br $forever))' : 'unreachable';
   return `(module

@@ -1,0 +1,269 @@
+/**
+ * Gateway benchmark: wrk (HTTP/1.1, 50 connections, 1 KB responses) against the same upstream
+ * directly, through our gateway (no plugin, one no-op plugin, three example plugins), nginx,
+ * http-proxy with a keep-alive agent and a bare undici proxy — each in its own single process.
+ * Then hot reload under load: plugin swaps and route changes during a load run, counting lost
+ * requests and the config-write → new-behaviour latency.
+ *
+ * `node dist/test/bench/gateway-bench.js` runs it standalone; `npm run bench` runs it with the others.
+ * Env: GATEWAY_BENCH_SECONDS (per case, default 5), GATEWAY_BENCH_RELOADS (swaps and route changes, default 20 each).
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../../spec/index.js';
+import { watPlugin } from '../gateway/wat-plugins.js';
+
+export interface BenchRow { name: string; value: number; unit: string; note?: string }
+
+const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
+const RELOADS = Number(process.env.GATEWAY_BENCH_RELOADS ?? 20);
+const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
+const example = (n: string) => pathToFileURL(join(PACKAGE_ROOT, 'examples', n, 'build', 'plugin.wasm')).href;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function waitPort(port: number, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => { res.resume(); r(true); });
+      req.on('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing answered on port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function node(script: string, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: PACKAGE_ROOT });
+}
+
+const UPSTREAM = `import http from 'node:http'; const b = Buffer.alloc(1024, 120);
+http.createServer((q, s) => { q.resume(); s.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1024, 'x-upstream': q.url }); s.end(b); }).listen(+process.argv[1], '127.0.0.1');`;
+
+const UNDICI_PROXY = `import http from 'node:http'; import { Pool } from 'undici';
+const pool = new Pool('http://127.0.0.1:' + process.argv[2], { connections: 128 });
+http.createServer(async (req, res) => {
+  try {
+    const r = await pool.request({ method: req.method, path: req.url, headers: req.headers, body: req.method === 'GET' ? null : req });
+    const h = {}; for (const k in r.headers) if (k !== 'connection' && k !== 'keep-alive' && k !== 'transfer-encoding') h[k] = r.headers[k];
+    res.writeHead(r.statusCode, h); r.body.pipe(res);
+  } catch (e) { res.statusCode = 502; res.end(); }
+}).listen(+process.argv[1], '127.0.0.1');`;
+
+const HTTP_PROXY = `import http from 'node:http'; import httpProxy from 'http-proxy';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+const proxy = httpProxy.createProxyServer({ target: 'http://127.0.0.1:' + process.argv[2], agent });
+proxy.on('error', (e, req, res) => { res.statusCode = 502; res.end(); });
+http.createServer((req, res) => proxy.web(req, res)).listen(+process.argv[1], '127.0.0.1');`;
+
+interface WrkResult { rps: number; p99ms: number; errors: number; non2xx: number }
+
+function parseMs(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string, seconds: number, headers: string[] = []): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const args = ['-t1', '-c50', `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+    const p = spawn('wrk', args);
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('close', () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+      const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+      const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = se ? se.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+      const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+      resolve({ rps, p99ms: p99 ? parseMs(p99[1], p99[2]) : NaN, errors, non2xx });
+    });
+  });
+}
+
+function stop(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); setTimeout(() => p.kill('SIGKILL'), 3000).unref(); });
+}
+
+function gatewayYaml(upPort: number, plugins: string, extra = ''): string {
+  return `settings: { accessLog: "off", pluginLogLevel: warn }
+services:
+  - { name: up.svc, endpoints: ["127.0.0.1:${upPort}"] }
+  - { name: up2.svc, endpoints: ["127.0.0.1:${upPort}"] }
+routes:
+${extra}  - { name: bench/main, path: /, service: up.svc }
+${plugins ? `plugins:\n${plugins}` : ''}`;
+}
+
+async function startGateway(dir: string, name: string, yaml: string): Promise<{ proc: ChildProcess; port: number; admin: number }> {
+  const cdir = join(dir, name);
+  await rm(cdir, { recursive: true, force: true });
+  execFileSync('mkdir', ['-p', cdir]);
+  await writeFile(join(cdir, 'gw.yaml'), yaml);
+  const port = await freePort();
+  const admin = await freePort();
+  const proc = spawn(process.execPath, [BIN, 'gateway', '-c', cdir, '--workers', '0', '--port', String(port), '--admin-port', String(admin), '--address', '127.0.0.1'], { stdio: 'ignore' });
+  await waitPort(port);
+  return { proc, port, admin };
+}
+
+/** Runs every case; returns rows for the bench table. */
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
+  const procs: ChildProcess[] = [];
+  try {
+    const upPort = await freePort();
+    procs.push(node(UPSTREAM, [String(upPort)]));
+    await waitPort(upPort);
+    const add = (name: string, r: WrkResult, note = '') => {
+      const lost = r.errors + r.non2xx ? ` errors ${r.errors}, non-2xx ${r.non2xx}` : '';
+      rows.push({ name: `${name} req/s`, value: r.rps, unit: 'req/s', note: `${note}${lost}`.trim() || undefined });
+      rows.push({ name: `${name} p99`, value: r.p99ms, unit: 'ms' });
+    };
+    const results: Record<string, number> = {};
+    const measure = async (name: string, url: string, note = '', headers: string[] = []) => {
+      process.stderr.write(`gateway bench: ${name}...\n`);
+      await wrk(url, 1, headers); // warm-up
+      const r = await wrk(url, SECONDS, headers);
+      results[name] = r.rps;
+      add(name, r, note);
+    };
+
+    await measure('direct to upstream', `http://127.0.0.1:${upPort}/`);
+
+    let gw = await startGateway(dir, 'plain', gatewayYaml(upPort, ''));
+    await measure('gateway, no plugin', `http://127.0.0.1:${gw.port}/`, 'one process (--workers 0), access log off');
+    await stop(gw.proc);
+
+    const noop = await watPlugin(dir, 'noop');
+    gw = await startGateway(dir, 'noop', gatewayYaml(upPort, `  - { name: noop, url: ${noop} }\n`));
+    await measure('gateway, one no-op plugin', `http://127.0.0.1:${gw.port}/`);
+    await stop(gw.proc);
+
+    const chain = `  - { name: request-block, url: ${example('request-block')}, config: { block_urls: [swagger.html], case_sensitive: false } }
+  - { name: key-auth, url: ${example('key-auth')}, phase: AUTHN, config: { consumers: [{ name: bench, credential: bench-key }], keys: [x-api-key], in_header: true } }
+  - { name: hello-world, url: ${example('hello-world')}, config: { header: x-hello, value: bench } }
+`;
+    gw = await startGateway(dir, 'chain', gatewayYaml(upPort, chain));
+    await measure('gateway, 3 example plugins', `http://127.0.0.1:${gw.port}/`, 'key-auth, request-block, hello-world', ['x-api-key: bench-key']);
+    await stop(gw.proc);
+
+    const nginxPort = await freePort();
+    const ndir = join(dir, 'nginx');
+    execFileSync('mkdir', ['-p', join(ndir, 'logs')]);
+    await writeFile(join(ndir, 'nginx.conf'), `worker_processes 1;
+error_log ${join(ndir, 'logs', 'error.log')} error;
+pid ${join(ndir, 'nginx.pid')};
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${ndir}/body; proxy_temp_path ${ndir}/proxy; fastcgi_temp_path ${ndir}/fcgi; uwsgi_temp_path ${ndir}/uwsgi; scgi_temp_path ${ndir}/scgi;
+  upstream up { server 127.0.0.1:${upPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`);
+    const nginx = spawn('nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    procs.push(nginx);
+    await waitPort(nginxPort);
+    await measure('nginx (Debian)', `http://127.0.0.1:${nginxPort}/`, 'worker_processes 1, upstream keepalive');
+    await stop(nginx);
+
+    const hpPort = await freePort();
+    const hp = node(HTTP_PROXY, [String(hpPort), String(upPort)]);
+    procs.push(hp);
+    await waitPort(hpPort);
+    await measure('http-proxy (keep-alive agent)', `http://127.0.0.1:${hpPort}/`);
+    await stop(hp);
+
+    const bpPort = await freePort();
+    const bp = node(UNDICI_PROXY, [String(bpPort), String(upPort)]);
+    procs.push(bp);
+    await waitPort(bpPort);
+    await measure('bare undici proxy', `http://127.0.0.1:${bpPort}/`);
+    await stop(bp);
+
+    const ratio = (a: string, b: string) => results[a] / results[b];
+    rows.push({ name: 'no plugin / bare undici', value: ratio('gateway, no plugin', 'bare undici proxy'), unit: 'x', note: 'target ≥ 0.90' });
+    rows.push({ name: 'no plugin / nginx', value: ratio('gateway, no plugin', 'nginx (Debian)'), unit: 'x', note: 'target ≥ 0.55' });
+    rows.push({ name: 'no plugin / http-proxy', value: ratio('gateway, no plugin', 'http-proxy (keep-alive agent)'), unit: 'x', note: 'target ≥ 1.5' });
+    rows.push({ name: '3 plugins / no plugin', value: ratio('gateway, 3 example plugins', 'gateway, no plugin'), unit: 'x', note: 'target ≥ 0.85' });
+
+    rows.push(...await reloadUnderLoad(dir, upPort));
+  } finally {
+    await Promise.all(procs.map(stop));
+    await rm(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** Plugin swaps and route changes written to the watched config during a load run. */
+async function reloadUnderLoad(dir: string, upPort: number): Promise<BenchRow[]> {
+  const hello = (v: string) => `  - { name: hello-world, url: ${example('hello-world')}, config: { header: x-version, value: "${v}" } }\n`;
+  const route = (i: number) => `  - { name: bench/probe, path: /probe, service: up.svc, rewrite: { path: "/route-${i}" } }\n`;
+  process.stderr.write('gateway bench: reload under load...\n');
+  const gw = await startGateway(dir, 'reload', gatewayYaml(upPort, hello('v0'), route(0)));
+  const file = join(dir, 'reload', 'gw.yaml');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probe = () => new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: gw.port, path: '/probe', agent }, (res) => { res.resume(); res.on('end', () => resolve(res.headers)); }).on('error', reject);
+  });
+  const seconds = Math.max(SECONDS * 2, 8);
+  const load = wrk(`http://127.0.0.1:${gw.port}/`, seconds);
+  const latencies: number[] = [];
+  const started = Date.now();
+  let plugin = 0;
+  let routeNo = 0;
+  for (let i = 0; i < RELOADS * 2 && Date.now() - started < (seconds - 1) * 1000; i++) {
+    const swapPlugin = i % 2 === 0;
+    if (swapPlugin) plugin++; else routeNo++;
+    const t0 = performance.now();
+    await writeFile(file, gatewayYaml(upPort, hello(`v${plugin}`), route(routeNo)));
+    for (;;) {
+      const h = await probe();
+      if (h['x-version'] === `v${plugin}` && h['x-upstream'] === `/route-${routeNo}`) break;
+      if (performance.now() - t0 > 5000) throw new Error('a config change did not take effect within 5 s');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    latencies.push(performance.now() - t0);
+    if (process.env.GATEWAY_BENCH_DEBUG) process.stderr.write(`change ${i}: ${(performance.now() - t0).toFixed(1)} ms\n`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (process.env.GATEWAY_BENCH_DEBUG) process.stderr.write('waiting for wrk\n');
+  const r = await load;
+  if (process.env.GATEWAY_BENCH_DEBUG) process.stderr.write('wrk done\n');
+  agent.destroy();
+  await stop(gw.proc);
+  if (process.env.GATEWAY_BENCH_DEBUG) process.stderr.write('gateway stopped\n');
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  return [
+    { name: 'reload under load: changes applied', value: latencies.length, unit: 'changes', note: `${plugin} plugin swaps + ${routeNo} route changes during ${seconds} s of wrk (${Math.round(r.rps)} req/s)` },
+    { name: 'reload under load: lost requests', value: r.errors + r.non2xx, unit: 'requests', note: `socket errors ${r.errors}, non-2xx ${r.non2xx}` },
+    { name: 'config write → new behaviour p50', value: pct(0.5), unit: 'ms' },
+    { name: 'config write → new behaviour p99', value: pct(0.99), unit: 'ms', note: 'aim < 100 ms' },
+  ];
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const rows = await run();
+  const { printTable } = await import('./run.js');
+  printTable('gateway', rows);
+}
