@@ -130,8 +130,10 @@ export class DevServer extends EventEmitter {
       // 2. The config, checked against the schema before anything listens.
       const schema = new ConfigSchema(spec, specWhere);
       const fromFlag = o.config !== undefined;
+      // Errors name the file when the config came from one.
+      const flagWhere = fromFlag && o.config!.startsWith('@') ? `--config ${o.config!.slice(1)}` : '--config';
       let config: PluginConfig = fromFlag ? readConfigOption(o.config!, '--config') : exampleConfig(spec) ?? {};
-      schema.validate(config, fromFlag ? '--config' : `the example config in ${specWhere}`);
+      schema.validate(config, fromFlag ? flagWhere : `the example config in ${specWhere}`);
       const configNote = fromFlag ? (o.config!.startsWith('@') ? o.config!.slice(1) : '--config') : exampleConfig(spec) ? 'example from spec.yaml' : 'empty: spec.yaml has no example';
 
       // 3. Upstream and gateway.
@@ -196,7 +198,7 @@ export class DevServer extends EventEmitter {
             const fresh = loadPluginProject(project!.dir);
             const nextSchema = new ConfigSchema(fresh.spec, fresh.specFile);
             nextConfig = fromFlag ? readConfigOption(o.config!, '--config') : exampleConfig(fresh.spec) ?? {};
-            nextSchema.validate(nextConfig, fromFlag ? '--config' : `the example config in ${fresh.specFile}`);
+            nextSchema.validate(nextConfig, fromFlag ? flagWhere : `the example config in ${fresh.specFile}`);
           } catch (err) {
             print(`[run] config check failed; still serving version ${server.version}:\n${indent((err as Error).message)}`);
             server.emit('failed', { version: server.version, message: (err as Error).message });

@@ -30,10 +30,11 @@ async function get(url: string, headers: Record<string, string> = {}) {
 }
 
 test('run serves a project through the plugin in front of the echo upstream, and prints what to try', { timeout: 120_000 }, async () => {
-  run = await startRunCli(['--port', '0'], project);
+  writeFileSync(join(project, 'greeter.json'), '{"message": "hello from greeter"}');
+  run = await startRunCli(['--port', '0', '--config', '@greeter.json'], project);
   const out = run.output();
   assert.match(out, /serving plugin greeter/);
-  assert.match(out, /config\s+\{"message":"hello from greeter"\} \(example from spec\.yaml\)/);
+  assert.match(out, /config\s+\{"message":"hello from greeter"\} \(greeter\.json\)/);
   assert.match(out, /upstream\s+http:\/\/127\.0\.0\.1:\d+ \(built-in echo/);
   assert.ok(out.includes(`curl -i ${run.url}/`), 'prints curl lines for its own address');
   const r = await get(`${run.url}/orders?id=7`, { 'x-demo': '1' });
@@ -47,7 +48,7 @@ test('run serves a project through the plugin in front of the echo upstream, and
   await run.waitFor(/greeter.*GET \/orders\?id=7/, 5_000); // the plugin's log line, with its name
 });
 
-test('run --watch swaps in a saved change without failing a request, and keeps the last good plugin on a build error', { timeout: 120_000 }, async () => {
+test('run --watch swaps in a saved change without failing a request, keeps the last good plugin on a build error, and follows the --config file', { timeout: 120_000 }, async () => {
   assert.ok(run, 'the previous test started run');
   const src = join(project, 'assembly', 'index.ts');
   const original = readFileSync(src, 'utf8');
@@ -90,7 +91,19 @@ test('run --watch swaps in a saved change without failing a request, and keeps t
   const still = await get(`${run.url}/still`);
   assert.equal(still.status, 200);
   assert.equal(still.headers['x-hello-version'], '2', 'the last good plugin keeps serving');
+
+  // A config the schema rejects is reported and changes nothing; a good one is served.
+  const mark3 = run.output().length;
+  writeFileSync(join(project, 'greeter.json'), '{"message": ""}');
   writeFileSync(src, original);
+  await run.waitFor(/config check failed; still serving version 2:\n.*--config greeter\.json does not match the plugin's config schema:\n.*\$\.message: must NOT have fewer than 1 characters/, 90_000, mark3);
+  assert.equal((await get(`${run.url}/x`)).headers['x-hello'], 'hello from greeter');
+  const mark4 = run.output().length;
+  writeFileSync(join(project, 'greeter.json'), '{"message": "bonjour"}');
+  await run.waitFor(/serving version 3/, 90_000, mark4);
+  const v3 = await get(`${run.url}/x`);
+  assert.equal(v3.headers['x-hello'], 'bonjour');
+  assert.equal(v3.headers['x-hello-version'], undefined, 'version 3 is built from the restored source');
   assert.equal(await run.stop(), 0, 'Ctrl-C ends run cleanly');
   run = undefined;
 });
