@@ -133,7 +133,7 @@ export class DevServer extends EventEmitter {
       // Errors name the file when the config came from one.
       const flagWhere = fromFlag && o.config!.startsWith('@') ? `--config ${o.config!.slice(1)}` : '--config';
       let config: PluginConfig = fromFlag ? readConfigOption(o.config!, '--config') : exampleConfig(spec) ?? {};
-      schema.validate(config, fromFlag ? flagWhere : `the example config in ${specWhere}`);
+      schema.validate(config, fromFlag ? flagWhere : exampleConfig(spec) ? `the example config in ${specWhere}` : `the empty config (${specWhere} has no example; pass --config)`);
       const configNote = fromFlag ? (o.config!.startsWith('@') ? o.config!.slice(1) : '--config') : exampleConfig(spec) ? 'example from spec.yaml' : 'empty: spec.yaml has no example';
 
       // 3. Upstream and gateway.
