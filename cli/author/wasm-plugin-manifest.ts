@@ -10,6 +10,7 @@ import type { PluginSpec } from './plugin-project.js';
 
 /** Phases a WasmPlugin accepts (wasmplugin.proto `PluginPhase`). */
 export const PHASES = ['UNSPECIFIED_PHASE', 'AUTHN', 'AUTHZ', 'STATS'] as const;
+/** A WasmPlugin phase. */
 export type Phase = (typeof PHASES)[number];
 
 /** One `matchRules[]` entry: the routes, domains or services it scopes, and its config. */
