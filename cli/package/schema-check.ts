@@ -23,6 +23,14 @@ function newAjv(strict: boolean) {
 
 let strictAjv: ReturnType<typeof newAjv> | undefined;
 let openApiAjv: ReturnType<typeof newAjv> | undefined;
+/** Annotation keywords added to `openApiAjv` (ajv's getKeyword does not report definition-less ones). */
+const added = new Set<string>();
+
+function annotation(ajv: ReturnType<typeof newAjv>, keyword: string): void {
+  if (added.has(keyword)) return;
+  added.add(keyword);
+  if (!ajv.getKeyword(keyword)) ajv.addKeyword(keyword);
+}
 
 /** Compiles one of our own JSON Schemas (strict mode: typos in the schema are errors). */
 export function compileStrict(schema: object): ValidateFunction {
@@ -37,14 +45,18 @@ export function compileStrict(schema: object): ValidateFunction {
 export function compileConfigSchema(schema: object, where: string): ValidateFunction {
   if (!openApiAjv) {
     openApiAjv = newAjv(true);
-    for (const k of ANNOTATION_KEYWORDS) if (!openApiAjv.getKeyword(k)) openApiAjv.addKeyword(k);
+    for (const k of ANNOTATION_KEYWORDS) annotation(openApiAjv, k);
   }
   const copy = JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
   registerExtensions(copy, openApiAjv);
   try {
     return openApiAjv.compile(copy);
   } catch (err) {
-    throw new PackageError('HP_PACKAGE_CONFIG_SCHEMA', `${where}: the openAPIV3Schema does not compile: ${(err as Error).message}`, { cause: err });
+    const message = (err as Error).message;
+    const hint = /unknown keyword/.test(message)
+      ? ' (a misspelt keyword, or text with ", " left unquoted inside a { … } YAML mapping, which splits it into a new key)'
+      : '';
+    throw new PackageError('HP_PACKAGE_CONFIG_SCHEMA', `${where}: the openAPIV3Schema does not compile: ${message}${hint}`, { cause: err });
   }
 }
 
@@ -52,7 +64,7 @@ function registerExtensions(node: unknown, ajv: ReturnType<typeof newAjv>): void
   if (Array.isArray(node)) return node.forEach((n) => registerExtensions(n, ajv));
   if (!node || typeof node !== 'object') return;
   for (const [k, v] of Object.entries(node)) {
-    if (k.startsWith('x-') && !ajv.getKeyword(k)) ajv.addKeyword(k);
+    if (k.startsWith('x-')) annotation(ajv, k);
     if (k !== 'example' && k !== 'enum' && k !== 'default' && k !== 'const') registerExtensions(v, ajv);
   }
 }

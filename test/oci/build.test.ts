@@ -127,3 +127,13 @@ test('module checks: the ABI marker is required and WASI/proxy-wasm imports are 
   assert.equal(ok.abiVersion, '0.2.0');
   checkPluginModule(ok, 'ok.wasm');
 });
+
+test('an unknown keyword in the config schema (e.g. YAML split at a comma) is named', async () => {
+  const dir = miniProject();
+  const spec = readFileSync(join(dir, 'spec.yaml'), 'utf8');
+  writeFileSync(join(dir, 'spec.yaml'), spec.replace('        limit:\n          type: integer\n          minimum: 1\n', '        limit: { type: integer, minimum: 1, description: How many, at most. }\n'));
+  const r = await cli(['build', dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /unknown keyword: "at most\."/);
+  assert.match(r.stderr, /left unquoted inside a \{ … \} YAML mapping/);
+});
