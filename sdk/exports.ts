@@ -19,24 +19,33 @@ export function proxy_on_memory_allocate(size: usize): usize { return heap.alloc
 /** Same allocator under the name cpp-host looks up first. */
 export function malloc(size: usize): usize { return heap.alloc(size); }
 
+/** A new context: `parent` 0 = the root (plugin) context, else a stream of that root. */
 export function proxy_on_context_create(id: u32, parent: u32): void { d.onContextCreate(id, parent); }
+/** VM start: nothing to do (the plugin was declared by top-level code at instantiation). */
 export function proxy_on_vm_start(root: u32, size: u32): bool { return d.onVmStart(root, size); }
+/** Parses and installs the plugin configuration; false (with a log line) rejects it. */
 export function proxy_on_configure(root: u32, size: u32): bool {
   const ok = d.onConfigure(root, size, true);
   __collect();
   return ok;
 }
+/** Parses the configuration without installing it. */
 export function proxy_validate_configuration(root: u32, size: u32): bool { return d.onConfigure(root, size, false); }
+/** Tick: runs the plugin's tick handler. */
 export function proxy_on_tick(root: u32): void {
   d.onTick(root);
   __collect();
 }
+/** Stream callbacks: routed to the stream's HttpContext and the plugin's handlers. */
 export function proxy_on_request_headers(id: u32, n: u32, eos: bool): i32 { return d.onRequestHeaders(id, n, eos); }
 export function proxy_on_request_body(id: u32, size: u32, eos: bool): i32 { return d.onRequestBody(id, size, eos); }
 export function proxy_on_response_headers(id: u32, n: u32, eos: bool): i32 { return d.onResponseHeaders(id, n, eos); }
 export function proxy_on_response_body(id: u32, size: u32, eos: bool): i32 { return d.onResponseBody(id, size, eos); }
+/** The stream is ending; nothing is deferred, so always true. */
 export function proxy_on_done(id: u32): bool { return true; }
+/** Runs the stream-done handler. */
 export function proxy_on_log(id: u32): void { d.onLog(id); }
+/** Drops the stream's context; every few streams, collects garbage. */
 export function proxy_on_delete(id: u32): void {
   d.onDelete(id);
   if (++streamsSinceCollect >= COLLECT_EVERY_STREAMS) {
@@ -44,6 +53,7 @@ export function proxy_on_delete(id: u32): void {
     __collect();
   }
 }
+/** An outbound call answered (or failed: numHeaders 0); runs the caller's callback in its stream. */
 export function proxy_on_http_call_response(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
   d.onHttpCallResponse(root, callId, numHeaders, bodySize, numTrailers);
 }

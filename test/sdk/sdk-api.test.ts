@@ -82,3 +82,11 @@ test('an SDK plugin imports nothing but proxy-wasm host functions', async () => 
   const { moduleImports } = await import('../examples/helpers.js');
   for (const imp of moduleImports(wasm)) assert.match(imp, /^env\.proxy_/);
 });
+
+test('an abort inside the plugin is logged at CRITICAL and fails the stream by the fail strategy', async () => {
+  const emu = await Emulator.load(wasm, { failStrategy: 'FAIL_CLOSE' });
+  const s = emu.stream();
+  await s.requestHeaders(request('GET', '/', 'example.com', [['x-abort', '1']]), { endOfStream: true });
+  assert.equal(s.localResponse?.status, 503);
+  assert.ok(emu.logsAt('critical').some((l) => /^plugin aborted: probe abort requested/.test(l)), JSON.stringify(emu.logs));
+});

@@ -67,6 +67,7 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
     const m = re.exec(input);
     return reply(ctx, 200, m === null ? "nomatch" : "match " + m.join("|"));
   }
+  if (ctx.getRequestHeader("x-abort") !== null) abort("probe abort requested");
   const prop = ctx.getRequestHeader("x-prop");
   if (prop !== null) {
     const v = ctx.getProperty(prop);
