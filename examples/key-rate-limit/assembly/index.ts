@@ -55,8 +55,9 @@ function parseConfig(json: JsonObject, config: Config): void {
 
 @inline function nowMs(): i64 { return <i64>(getCurrentTimeNanoseconds() / 1000000); }
 
-/** Parses "window:tokens"; returns tokens, with the window written to `win`. */
+/** Window of the entry parseEntry() read last (AssemblyScript has no tuples). */
 let lastWindow: i64 = 0;
+/** Parses a stored "window:tokens" entry: returns the tokens, sets lastWindow. */
 function parseEntry(v: ArrayBuffer): i64 {
   const s = String.UTF8.decode(v);
   const colon = s.indexOf(":", 0);
