@@ -47,12 +47,13 @@ export const SDK_SEARCH_PATHS = [join(PACKAGE_ROOT, 'node_modules')];
  * few streams) and after `proxy_on_configure`. That frees exactly what the incremental collector
  * would, without its shadow stack, which doubles the code size (hello-world: 30 KB → 15 KB).
  * `abort` goes to the SDK (log at CRITICAL, then trap) so a plugin imports only proxy-wasm
- * functions.
+ * functions; `usesSdk` false (a plugin written against the raw ABI) makes it a plain trap.
  */
-export function ascFlags(debug: boolean): string[] {
+export function ascFlags(debug: boolean, usesSdk = true): string[] {
   const common = [
     '--runtime', 'minimal',
-    '--use', 'abort=~lib/@higress-plugin/sdk/assembly/abort/abort',
+    // Without the SDK there is no abort function to point at: abort then traps without a message.
+    '--use', usesSdk ? 'abort=~lib/@higress-plugin/sdk/assembly/abort/abort' : 'abort=',
     '--noColors',
   ];
   return debug
@@ -69,7 +70,8 @@ export async function compilePlugin(options: CompileOptions): Promise<CompileRes
   const outFile = resolve(options.outFile ?? join(dir, 'build', debug ? 'plugin.debug.wasm' : 'plugin.wasm'));
   mkdirSync(dirname(outFile), { recursive: true });
   const { default: asc } = await import('assemblyscript/asc');
-  const args = [entry, '--outFile', relative(dir, outFile), ...ascFlags(debug)];
+  const usesSdk = readFileSync(join(dir, entry), 'utf8').includes('@higress-plugin/sdk');
+  const args = [entry, '--outFile', relative(dir, outFile), ...ascFlags(debug, usesSdk)];
   for (const p of SDK_SEARCH_PATHS) args.push('--path', p);
   const extra = projectAscFlags(dir);
   args.push(...extra);
