@@ -79,6 +79,13 @@ export async function compilePlugin(options: CompileOptions): Promise<CompileRes
   const started = performance.now();
   const cwd = process.cwd();
   process.chdir(dir);
+  // When asc itself crashes (an internal assertion) it prints a report and calls process.exit(1),
+  // which would take down a long-running caller (watch mode, the gateway). Turn that into an error.
+  const exit = process.exit;
+  process.exit = ((code?: number) => {
+    throw new CompileError(`the AssemblyScript compiler crashed (exit ${code ?? 0}) on ${join(dir, entry)}; its report is on stderr. ` +
+      'A known trigger: a global whose type is inferred from an expression that refers to a function using that global; declare its type.');
+  }) as typeof process.exit;
   try {
     const result = await asc.main(args, {
       stdout: { write: () => true } as never,
@@ -86,6 +93,7 @@ export async function compilePlugin(options: CompileOptions): Promise<CompileRes
     });
     if (result.error) throw new CompileError(`asc failed for ${join(dir, entry)}:\n${stderr.trim() || result.error.message}`);
   } finally {
+    process.exit = exit;
     process.chdir(cwd);
   }
   return { outFile, ms: performance.now() - started };
