@@ -12,8 +12,11 @@ export interface CommandModule {
   register(program: Command): void;
 }
 
-/** Builds the commander program with every command under `cli/commands/`. */
-export async function createProgram(): Promise<Command> {
+/**
+ * Builds the commander program. With `only`, just that command's module is loaded (when it
+ * exists): command modules import heavy code (the gateway, asc), so `push` need not pay for `run`.
+ */
+export async function createProgram(only?: string): Promise<Command> {
   const version = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
   const program = new Command('higress-plugin')
     .description('Build, package, push and run Higress (proxy-wasm) plugins written in AssemblyScript.')
@@ -21,7 +24,8 @@ export async function createProgram(): Promise<Command> {
     .showHelpAfterError()
     .showSuggestionAfterError();
   const dir = join(fileURLToPath(new URL('.', import.meta.url)), 'commands');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
+  let files = readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
+  if (only && files.includes(`${only}.js`)) files = [`${only}.js`];
   for (const file of files) {
     const mod = (await import(pathToFileURL(join(dir, file)).href)) as CommandModule;
     mod.register(program);
@@ -31,7 +35,7 @@ export async function createProgram(): Promise<Command> {
 
 /** Entry point used by `bin/higress-plugin.js`. Exits non-zero with a one-line message on error. */
 export async function main(argv: string[]): Promise<void> {
-  const program = await createProgram();
+  const program = await createProgram(argv[2]);
   try {
     await program.parseAsync(argv);
   } catch (err) {
