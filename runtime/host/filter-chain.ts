@@ -400,7 +400,9 @@ export class FilterChain {
         const r = this.callHeaders(pipe, slot);
         if (r === FAILED) return this.afterFailure(slot, pipe);
         if (this.terminal) return true;
-        if (r === 0) pipe.headersAt++;
+        // A pause while a local reply passes back would hang the stream: that reply is complete
+        // and nothing will resume it, so it counts as Continue there.
+        if (r === 0 || this.inLocalPath) pipe.headersAt++;
         else if (slot.cont[dir]) { slot.cont[dir] = false; pipe.headersAt++; }
         // StopIteration lets the body reach this plugin (Envoy); without a body callback that
         // body could only release the headers early, so hold everything instead.
@@ -434,7 +436,7 @@ export class FilterChain {
       const r = this.callBody(pipe, slot, i);
       if (r === FAILED) return this.afterFailure(slot, pipe);
       if (this.terminal) return true;
-      if (r === 0 || slot.cont[dir]) {
+      if (r === 0 || slot.cont[dir] || this.inLocalPath) {
         slot.cont[dir] = false;
         this.release(pipe, i);
       } else {

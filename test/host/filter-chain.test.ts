@@ -156,6 +156,19 @@ test('a local response from a later plugin runs through the response callbacks o
   assert.ok(outer.logs.some((l) => l.message.startsWith('log: ctx=') && l.message.endsWith('status=418')));
 });
 
+test('an earlier plugin that pauses while a local response passes back does not hang the stream', async () => {
+  const outer = await Emulator.load(PROBE, { name: 'outer', configuration: 'skip-ops=1;resp-pause=1' });
+  const inner = await Emulator.load(PROBE, { name: 'inner' });
+  const s = Emulator.chain([outer, inner]).stream();
+  const r = await s.requestHeaders(getRequest([['x-op', 'local'], ['x-arg', '401']]), { endOfStream: true });
+  assert.equal(r.kind, 'local');
+  if (r.kind === 'local') {
+    assert.equal(r.response.status, 401);
+    assert.equal(text(r.response.body), 'denied by probe');
+  }
+  s.finish();
+});
+
 test('plugins run in order for requests and in reverse for responses', async () => {
   const a = await Emulator.load(PROBE, { name: 'a', configuration: 'skip-ops=1' });
   const b = await Emulator.load(PROBE, { name: 'b' });

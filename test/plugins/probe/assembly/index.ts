@@ -339,7 +339,7 @@ export function proxy_on_response_headers(ctx: u32, n: u32, eos: u32): u32 {
     const d = enc("x");
     proxy_send_local_response(502, ptr(d), len(d), 0, 0, 0, 0, -1);
   }
-  return 0;
+  return cfg("resp-pause") == "1" ? 1 : 0;
 }
 
 export function proxy_on_response_body(ctx: u32, size: u32, eos: u32): u32 {
@@ -350,7 +350,7 @@ export function proxy_on_response_body(ctx: u32, size: u32, eos: u32): u32 {
     const b = enc(body.toUpperCase());
     proxy_set_buffer_bytes(1, 0, size, ptr(b), len(b));
   }
-  return 0;
+  return cfg("resp-pause") == "1" ? 1 : 0;
 }
 
 export function proxy_on_response_trailers(ctx: u32, n: u32): u32 {
