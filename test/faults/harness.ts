@@ -74,9 +74,10 @@ export async function send(url: string, opts: { method?: string; headers?: Recor
   }
 }
 
-/** One request on a fresh connection with node:http (no retries, no pooling). */
-export function once(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; error?: string }> {
+/** One request on a fresh connection with node:http (no retries, no pooling); `timeoutMs` gives up with error `timeout`. */
+export function once(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; error?: string }> {
   return new Promise((resolve) => {
+    if (opts.timeoutMs) setTimeout(() => { req.destroy(); resolve({ status: 0, headers: {}, text: '', error: 'timeout' }); }, opts.timeoutMs).unref();
     const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
