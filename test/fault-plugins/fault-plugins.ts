@@ -14,7 +14,8 @@ export type FaultKind =
   | 'refuse-configure' | 'trap-configure' | 'proc-exit' | 'endless-loop' | 'memory-growth' | 'huge-allocation'
   | 'out-of-range-pointers' | 'crlf-headers' | 'crlf-response-headers' | 'invalid-utf8-headers' | 'http-call-unknown-cluster'
   | 'local-response-after-headers' | 'buffer-request-body' | 'environment-probe' | 'file-probe' | 'socket-import'
-  | 'set-property-request-path' | 'read-request-path' | 'noop' | 'tag';
+  | 'set-property-request-path' | 'read-request-path' | 'crlf-local-reply' | 'bad-status' | 'remove-pseudo-headers'
+  | 'noop' | 'tag';
 
 /** Options for plugins whose behaviour needs a value. */
 export interface FaultOptions {
@@ -56,6 +57,17 @@ const IMPORTS = `
 function esc(s: string): string {
   return [...Buffer.from(s, 'latin1')].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
 }
+
+/** A header map in the proxy-wasm serialization, as a WAT data string. */
+function serializeMap(pairs: Array<[string, string]>): string {
+  const u32 = (n: number) => Buffer.from([n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255]);
+  const parts = [u32(pairs.length)];
+  for (const [k, v] of pairs) parts.push(u32(Buffer.byteLength(k, 'latin1')), u32(Buffer.byteLength(v, 'latin1')));
+  for (const [k, v] of pairs) parts.push(Buffer.from(`${k}\0${v}\0`, 'latin1'));
+  return esc(Buffer.concat(parts).toString('latin1'));
+}
+const EVIL_LOCAL_HEADERS: Array<[string, string]> = [['x-crlf', 'a\r\nx-injected: yes'], ['x-bad\r\nx-injected-name', 'late']];
+const EVIL_LOCAL_SIZE = 4 + EVIL_LOCAL_HEADERS.length * 8 + EVIL_LOCAL_HEADERS.reduce((n, [k, v]) => n + k.length + v.length + 2, 0);
 
 /** Serialized header map (proxy-wasm encoding) for an http_call: :method GET, :path /, :authority a. */
 function callHeaders(): string {
@@ -99,7 +111,13 @@ function bodiesFor(kind: FaultKind, o: FaultOptions): { bodies: Bodies; data: st
   (data (i32.const 740) "/hijacked")
   (data (i32.const 760) "x-seen-path")
   (data (i32.const 800) "${esc(tag)}")
-  (data (i32.const 840) "x-tag")`;
+  (data (i32.const 840) "x-tag")
+  (data (i32.const 860) ":status")
+  (data (i32.const 870) "abc")
+  (data (i32.const 880) ":path")
+  (data (i32.const 890) ":authority")
+  (data (i32.const 910) ":method")
+  (data (i32.const 1024) "${serializeMap(EVIL_LOCAL_HEADERS)}")`;
   const b: Bodies = {};
   switch (kind) {
     case 'trap-request-headers': b.request_headers = armedThen('unreachable'); break;
@@ -187,6 +205,15 @@ function bodiesFor(kind: FaultKind, o: FaultOptions): { bodies: Bodies; data: st
     case 'read-request-path':
       b.request_headers = `(if (i32.eqz (call $getprop (i32.const 720) (i32.const 12) (i32.const 64) (i32.const 68)))
         (then (drop (call $add (i32.const 0) (i32.const 760) (i32.const 11) (i32.load (i32.const 64)) (i32.load (i32.const 68))))))`;
+      break;
+    case 'crlf-local-reply':
+      b.request_headers = armedThen(`(drop (call $local (i32.const 403) (i32.const 0) (i32.const 0) (i32.const 48) (i32.const 4) (i32.const 1024) (i32.const ${EVIL_LOCAL_SIZE}) (i32.const -1)))`);
+      break;
+    case 'bad-status':
+      b.response_headers = armedThen('(drop (call $replace (i32.const 2) (i32.const 860) (i32.const 7) (i32.const 870) (i32.const 3)))');
+      break;
+    case 'remove-pseudo-headers':
+      b.request_headers = armedThen('(drop (call $remove (i32.const 0) (i32.const 880) (i32.const 5))) (drop (call $remove (i32.const 0) (i32.const 890) (i32.const 10))) (drop (call $remove (i32.const 0) (i32.const 910) (i32.const 7)))');
       break;
     case 'tag':
       b.request_headers = addHeader(0, [840, 5], [800, Buffer.byteLength(tag, 'latin1')]);

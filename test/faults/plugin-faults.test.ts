@@ -26,6 +26,9 @@ const ROUTES: Array<[string, FaultKind, Strategy]> = [
   ['utf8', 'invalid-utf8-headers', 'FAIL_CLOSE'],
   ['call-unknown', 'http-call-unknown-cluster', 'FAIL_CLOSE'],
   ['late-local', 'local-response-after-headers', 'FAIL_CLOSE'],
+  ['crlf-local', 'crlf-local-reply', 'FAIL_CLOSE'],
+  ['bad-status', 'bad-status', 'FAIL_CLOSE'],
+  ['no-pseudo', 'remove-pseudo-headers', 'FAIL_CLOSE'],
 ];
 const MEMORY_LIMIT = 8 * 1024 * 1024;
 
@@ -173,6 +176,27 @@ for (const [route, where] of [['crlf', 'request (upstream-bound)'], ['crlf-resp'
     assert.equal((await send(`${gw.url}/${route}`)).status, 200, 'the route serves requests that do not trigger the fault');
   });
 }
+
+test('CR/LF in the headers of a plugin\'s local reply never reaches the wire', async () => {
+  const wire = await raw(gw.port, 'GET /crlf-local HTTP/1.1\r\nHost: a\r\nx-fault: 1\r\nConnection: close\r\n\r\n', 800);
+  assert.doesNotMatch(wire, /x-injected/i, wire.slice(0, 400));
+  assert.match(wire, /^HTTP\/1\.1 (403|5\d\d) /, wire.slice(0, 200));
+  await otherRoutesServe();
+});
+
+test('a plugin setting :status to a non-number gets the client an error answer, not a crash', async () => {
+  const wire = await raw(gw.port, 'GET /bad-status HTTP/1.1\r\nHost: a\r\nx-fault: 1\r\nConnection: close\r\n\r\n', 800);
+  assert.match(wire, /^HTTP\/1\.1 5\d\d /, wire.slice(0, 200));
+  await otherRoutesServe();
+  assert.equal((await send(`${gw.url}/bad-status`)).status, 200);
+});
+
+test('a plugin removing :path, :authority and :method gets the client an error answer, not a crash', async () => {
+  const r = await send(`${gw.url}/no-pseudo`, { headers: FAULT });
+  assert.ok(r.status >= 400 || r.error, JSON.stringify(r));
+  await otherRoutesServe();
+  assert.equal((await send(`${gw.url}/no-pseudo`)).status, 200);
+});
 
 test('invalid UTF-8 in header values a plugin sets does not crash the gateway', async () => {
   const r = await raw(gw.port, 'GET /utf8 HTTP/1.1\r\nHost: a\r\nx-fault: 1\r\nConnection: close\r\n\r\n', 800);
