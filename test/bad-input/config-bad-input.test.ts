@@ -92,6 +92,14 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': 'routes:\n  - { name: default/new, path: /new, service: nowhere.svc }\n' }),
   },
   {
+    name: 'an Ingress path regex that does not compile', code: 'GW_CONFIG_SCHEMA', mentions: [/bad path regex/, /Ingress default\/regex/, /spec\.rules\[0\]\.http\.paths\[0\]\.path/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('name: new,', 'name: regex,').replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/use-regex: "true",').replace('path: /new, pathType: Prefix', 'path: "/new/(unclosed", pathType: ImplementationSpecific')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
+  },
+  {
+    name: 'a TLS listener whose certificate is garbage', code: 'GW_TLS', mentions: [/listener bad-tls/, /tls/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}listeners: [{ name: bad-tls, address: 127.0.0.1, port: 0, tls: [{ hosts: [a.example], cert: "-----BEGIN CERTIFICATE-----\\nnot a cert\\n-----END CERTIFICATE-----", key: "-----BEGIN PRIVATE KEY-----\\nnope\\n-----END PRIVATE KEY-----" }] }]\n` }),
+  },
+  {
     name: 'a plugin whose on_configure returns false', code: 'GW_PLUGIN_CONFIGURE', mentions: [/plugin refuser/, /rejected its configuration/],
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}plugins: [{ name: refuser, url: "${refuse}", config: { a: 1 } }]\n` }),
   },

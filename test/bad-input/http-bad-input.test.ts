@@ -99,6 +99,12 @@ test('an invalid chunk size mid-body ends the exchange without smuggling; the ga
   await noLeaks();
 });
 
+test('garbage after the HTTP/2 connection preface closes that connection only', async () => {
+  const answer = await raw(gw.port, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from('\x00\x00\x04\x99\xff\x00\x00\x00\x01garbage-not-a-frame')]), 400);
+  assert.doesNotMatch(answer, /HTTP\/1\.1 200/);
+  await noLeaks();
+});
+
 test('an oversized request line gets 431 (or 414), a header block over 16 KiB gets 431', async () => {
   const line = await raw(gw.port, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
   assert.match(line, /^HTTP\/1\.1 (431|414) /);
