@@ -40,6 +40,7 @@ export interface ProxyContext {
 }
 
 const EMPTY = new Uint8Array(0);
+const ignoreError = (): void => undefined;
 const textEncoder = new TextEncoder();
 
 function stripIp(addr: string | undefined): string {
@@ -253,6 +254,8 @@ class Exchange {
       headersTimeout: timeout,
     });
     this.upstreamBody = r.body;
+    // Destroying an undici body emits 'error' (UND_ERR_ABORTED): without a listener that ends the process.
+    r.body.on('error', ignoreError);
     if (this.done) { r.body.destroy(); return; }
     const respHeaders = responseHeaderList(r.statusCode, r.headers);
     const noBody = method === 'HEAD' || r.statusCode === 204 || r.statusCode === 304 || r.headers['content-length'] === '0';

@@ -105,6 +105,22 @@ test('garbage after the HTTP/2 connection preface closes that connection only', 
   await noLeaks();
 });
 
+test('an HTTP/2 client that resets its stream mid-upload leaves no stream behind', async () => {
+  const http2 = await import('node:http2');
+  const session = http2.connect(gw.url);
+  await new Promise<void>((resolve, reject) => { session.once('connect', () => resolve()); session.once('error', reject); });
+  for (let i = 0; i < 5; i++) {
+    const stream = session.request({ ':method': 'POST', ':path': `/h2-upload/${i}` });
+    stream.on('error', () => undefined);
+    stream.write(Buffer.alloc(50_000, 99));
+    await new Promise((r) => setTimeout(r, 20));
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  session.destroy();
+  await noLeaks();
+});
+
 test('an oversized request line gets 431 (or 414), a header block over 16 KiB gets 431', async () => {
   const line = await raw(gw.port, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
   assert.match(line, /^HTTP\/1\.1 (431|414) /);

@@ -76,7 +76,7 @@ function logged(plugin: string, pattern: RegExp): boolean {
   return log.text().split('\n').some((l) => l.includes(`[plugin ${plugin}]`) && pattern.test(l));
 }
 
-for (const [route, callback] of [['trap-rqh-close', 'proxy_on_request_headers']] as const) {
+for (const [route, callback] of [['trap-rqh-close', 'proxy_on_request_headers'], ['trap-rsh-close', 'proxy_on_response_headers']] as const) {
   test(`a trap in ${callback} with FAIL_CLOSE answers 503 now and for later requests; other routes serve`, async () => {
     assert.equal((await send(`${gw.url}/${route}`)).status, 200, 'healthy before the fault');
     const r = await send(`${gw.url}/${route}`, { headers: FAULT });
