@@ -40,6 +40,9 @@ export class WorkerPool implements DataPlaneTarget {
 
   /** Forks the workers and starts the watchdog. */
   async start(): Promise<void> {
+    // Workers accept from the shared socket themselves: with the default round-robin the primary
+    // would hand new connections to a worker whose loop is blocked, and a watchdog kill orphans them.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), serialization: 'advanced', silent: false });
     await Promise.all(Array.from({ length: this.count }, () => this.fork().ready));
     this.timer = setInterval(() => this.check(), Math.min(250, this.watchdogMs / 4));
@@ -81,6 +84,7 @@ export class WorkerPool implements DataPlaneTarget {
         this.watchdogKills++;
         (s.worker as Worker & { killedByWatchdog?: boolean }).killedByWatchdog = true;
         s.lastBeat = Infinity;
+        process.stderr.write(`[${new Date().toISOString()}] [error] [gateway] watchdog: worker ${s.worker.process.pid} blocked for more than ${this.watchdogMs} ms (a plugin in an endless loop?): replaced\n`);
         s.worker.process.kill('SIGKILL');
       }
     }
