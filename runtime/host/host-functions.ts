@@ -401,8 +401,10 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       if (!mem.ok(pPtr, pSize) || !mem.ok(retPtrPtr, 4) || !mem.ok(retSizePtr, 4)) return INVALID_MEMORY_ACCESS;
       const name = propertyName(mem.utf8(pPtr, pSize));
       const port = vm.current.stream;
-      const value = (port ? port.properties.get(name) : undefined) ?? vm.rootProperties.get(name) ??
-        readProperty(name, vm.config.facts, port, env.nowNs ? env.nowNs() : BigInt(Date.now()) * 1_000_000n);
+      // Well-known attributes first, as in Envoy (set_property writes filter state): a plugin cannot
+      // spoof request.path, source.address... for the plugins after it.
+      const value = readProperty(name, vm.config.facts, port, env.nowNs ? env.nowNs() : BigInt(Date.now()) * 1_000_000n) ??
+        (port ? port.properties.get(name) : undefined) ?? vm.rootProperties.get(name);
       if (!value) return NOT_FOUND;
       mem.returnBytes(value, retPtrPtr, retSizePtr);
       return OK;

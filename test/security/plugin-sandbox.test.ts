@@ -106,3 +106,9 @@ test('http_call to a configured cluster is allowed (the control for the test abo
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(up.seen.length >= before + 2, 'the configured cluster received the call');
 });
+
+test('a plugin writing the request.path property cannot change what later plugins read as the request path', async () => {
+  assert.equal((await send(`${gw.url}/property/real`)).status, 200);
+  assert.equal(up.seen.at(-1)!.url, '/property/real', 'the request itself is not rerouted');
+  assert.equal(lastSeen('x-seen-path'), '/property/real', 'the next plugin reads the real path, as in Envoy (property writes go to filter state)');
+});
