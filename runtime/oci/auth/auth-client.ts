@@ -39,6 +39,24 @@ export interface AuthClientOptions {
   timeoutMs?: number;
   /** User-Agent header; default `higress-plugin`. */
   userAgent?: string;
+  /**
+   * Host names a registry may send the Bearer token flow to besides its own host. Default: the
+   * comma-separated `HIGRESS_PLUGIN_ALLOWED_REALM_HOSTS`, plus Docker Hub's `auth.docker.io`
+   * for Docker Hub's registry hosts. A realm anywhere else is refused (credentials never leave).
+   */
+  allowedRealmHosts?: string[];
+}
+
+/** Environment variable listing extra token-service hosts (comma-separated). */
+export const ALLOWED_REALM_HOSTS_ENV = 'HIGRESS_PLUGIN_ALLOWED_REALM_HOSTS';
+const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+function hostnameOf(hostPort: string): string {
+  try {
+    return new URL(`http://${hostPort}`).hostname.toLowerCase();
+  } catch {
+    return hostPort.toLowerCase();
+  }
 }
 
 /** Sends registry requests with authentication. One instance per registry client. */
@@ -135,6 +153,7 @@ export class AuthClient {
       // Keep realm and service for later requests; scope and error belong to this one answer.
       state.challenge = { scheme: 'bearer', params: { realm: challenge.params.realm, ...(challenge.params.service ? { service: challenge.params.service } : {}) } };
       if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
+      this.checkRealm(registry, challenge.params.realm);
       const all = mergeScopes([...scopes, ...(challenge.params.scope ? [challenge.params.scope] : [])]);
       const key = all.join(' ');
       const cached = this.cachedAuthorization(state, key);
@@ -154,6 +173,23 @@ export class AuthClient {
       return `Bearer ${await pending}`;
     }
     throw new OciError('HP_OCI_AUTH_SCHEME', `registry ${registry} asks for unsupported auth scheme "${challenge.scheme}"`);
+  }
+
+  /** Refuses a token service on another host than the registry's unless that host is allowed (it would receive the credentials). */
+  private checkRealm(registry: string, realm: string | undefined): void {
+    if (!realm) return;
+    let realmHost: string;
+    try {
+      realmHost = new URL(realm).hostname.toLowerCase();
+    } catch {
+      throw new OciError('HP_OCI_AUTH_REALM', `registry ${registry} sent an invalid token realm`);
+    }
+    const own = hostnameOf(registry);
+    if (realmHost === own) return;
+    const allowed = this.options.allowedRealmHosts ?? (process.env[ALLOWED_REALM_HOSTS_ENV] ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+    if (allowed.includes(realmHost)) return;
+    if (DOCKER_HUB.has(own) && realmHost === 'auth.docker.io') return;
+    throw new OciError('HP_OCI_AUTH_REALM', `registry ${registry} sends the token flow to another host (${realmHost}); not following it with your credentials. To allow it, set ${ALLOWED_REALM_HOSTS_ENV}=${realmHost}`);
   }
 
   /** Token request: GET realm?service&scope (Basic if we have a password), or the OAuth2 refresh-token POST. */
