@@ -45,6 +45,9 @@ export async function fetchPluginBytes(url: string, opts: { sha256?: string; pul
     if (url.startsWith('file://')) return await readFileUrl(url, opts.sha256);
     throw new Error('only file:// plugin URLs can be loaded (the OCI client is not available)');
   } catch (err) {
-    throw new ConfigError(CONFIG_CODES.pluginFetch, `cannot fetch plugin ${url}: ${(err as Error).message}`, { ...where, field: 'url' }, { cause: err });
+    // A password written into the URL (`oci://user:pass@host/...`) must not travel on in errors.
+    const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*@)/i.exec(url)?.[1];
+    const redact = (text: string) => (userinfo ? text.split(userinfo).join('***@') : text);
+    throw new ConfigError(CONFIG_CODES.pluginFetch, `cannot fetch plugin ${redact(url)}: ${redact((err as Error).message)}`, { ...where, field: 'url' }, userinfo ? undefined : { cause: err });
   }
 }

@@ -117,3 +117,17 @@ test('registry credentials never appear in a failed reload, the config dump, Pro
   }
   noSecrets(log.text(), 'the log');
 });
+
+test('a password written into a plugin URL is not echoed back in errors or the config dump', async () => {
+  await dir.write('url.yaml', config());
+  const gw = await gateway([`${dir.dir}/url.yaml`], { cacheDir: `${dir.dir}/cache2` });
+  try {
+    await dir.write('url.yaml', config(`oci://${USER}:${PASSWORD}@${registryHost}/plugins/secret:1.0.0`));
+    const r = await send(`${gw.admin}/reload`, { method: 'POST' });
+    assert.equal(r.status, 400);
+    noSecrets(r.text, 'the reload answer');
+    noSecrets((await send(`${gw.admin}/config_dump`)).text, 'config_dump');
+  } finally {
+    await gw.close();
+  }
+});
