@@ -364,7 +364,9 @@ export class FilterChain {
           else progressed = this.step(this.req) || this.step(this.resp);
         }
         if (this.checkIntents()) progressed = true;
-        if (this.settle()) progressed = true;
+        // Calls resolve only once nothing can move any more: data handed on to a plugin without a
+        // body callback would otherwise be left behind when the last call resolved early.
+        if (!progressed && this.settle()) progressed = true;
         if (!progressed) break;
       }
     } finally {

@@ -45,11 +45,12 @@ services:
 routes:
   - { name: default/garbage, path: /garbage, service: garbage.svc }
   - { name: default/vanishing, path: /vanishing, service: vanishing.svc }
+  - { name: default/buffered-chain, path: /buffered-chain, service: up.svc }
   - { name: default/buffered, path: /buffered, service: up.svc }
   - { name: default/main, path: /, service: up.svc }
 plugins:
-  - { name: noop, url: "${noop}", failStrategy: FAIL_CLOSE, configDisable: true, rules: [{ routes: [default/main, default/garbage, default/vanishing] }] }
-  - { name: buffering, url: "${buffering}", failStrategy: FAIL_CLOSE, configDisable: true, rules: [{ routes: [default/buffered] }] }
+  - { name: noop, url: "${noop}", failStrategy: FAIL_CLOSE, configDisable: true, rules: [{ routes: [default/main, default/garbage, default/vanishing, default/buffered-chain] }] }
+  - { name: buffering, url: "${buffering}", failStrategy: FAIL_CLOSE, configDisable: true, rules: [{ routes: [default/buffered, default/buffered-chain] }] }
 `);
   gw = await gateway([`${dir.dir}/gw.yaml`]);
 });
@@ -136,6 +137,14 @@ test('a body over the buffering limit of a plugin that buffers gets 413; the ups
   assert.equal(up.seen.slice(before).filter((s) => s.url === '/buffered').length, 0);
   const small = await send(`${gw.url}/buffered`, { method: 'POST', body: Buffer.alloc(1000, 97) });
   assert.equal(small.status, 200, `a body under the limit passes (${small.text})`);
+  await noLeaks();
+});
+
+test('a body buffered by one plugin reaches the upstream intact when the next plugin has no body callback', async () => {
+  const before = up.seen.length;
+  const r = await send(`${gw.url}/buffered-chain`, { method: 'POST', body: Buffer.alloc(5000, 97) });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(up.seen.slice(before).find((x) => x.url === '/buffered-chain')?.bodyBytes, 5000);
   await noLeaks();
 });
 
