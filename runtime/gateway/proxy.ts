@@ -184,6 +184,9 @@ class Exchange {
         return;
       } catch (err) {
         if (this.done) return;
+        // A plugin already answered (local reply during the body) and the upstream request was
+        // aborted for it: that is not an upstream failure, and the answer must not be reset.
+        if (this.res.writableEnded) return;
         if (isConnectFailure(err)) {
           cluster.eject(cur);
           cluster.errors++;

@@ -95,6 +95,10 @@ test('a trap in proxy_on_request_body with FAIL_CLOSE answers 503 to the upload;
   await otherRoutesServe();
   assert.equal(await failures('trap-rqb-close'), 1);
   assert.ok(logged('trap-rqb-close', /proxy_on_request_body/));
+  await eventually(async () => (await readFile(accessLog, 'utf8')).includes('"path":"/trap-rqb-close"'), 2000, 'the access log line');
+  const line = (await readFile(accessLog, 'utf8')).split('\n').find((l) => l.includes('"path":"/trap-rqb-close"'))!;
+  assert.match(line, /"status":503/);
+  assert.doesNotMatch(line, /upstream_reset/, 'the plugin failure is not blamed on the upstream');
 });
 
 test('a trap in proxy_on_response_body after the headers were sent resets the stream; the gateway keeps serving', async () => {
