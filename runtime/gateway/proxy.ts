@@ -187,6 +187,11 @@ class Exchange {
         // A plugin already answered (local reply during the body) and the upstream request was
         // aborted for it: that is not an upstream failure, and the answer must not be reset.
         if (this.res.writableEnded) return;
+        // Headers Node/undici refuse to write (CR, LF, NUL, bad names), set by a plugin: not the upstream's fault.
+        const invalid = (err as { code?: string }).code;
+        if (invalid === 'UND_ERR_INVALID_ARG' || invalid === 'ERR_INVALID_CHAR' || invalid === 'ERR_INVALID_HTTP_TOKEN') {
+          return this.sendSimple(500, 'invalid_header', `invalid header: ${(err as Error).message}`);
+        }
         if (isConnectFailure(err)) {
           cluster.eject(cur);
           cluster.errors++;
