@@ -407,9 +407,18 @@ function native(b: Builder, doc: Obj, file: string): void {
 
 let pendingNativeRoutes: Array<{ b: Builder; doc: Obj; file: string }> = [];
 
+/** Native route matches seen so far per build (key → route name), to refuse exact duplicates. */
+const nativeMatches = new WeakMap<Builder, Map<string, string>>();
+
 function nativeRoutes(b: Builder, doc: Obj, file: string): void {
+  let seen = nativeMatches.get(b);
+  if (!seen) nativeMatches.set(b, (seen = new Map()));
   for (const [i, r] of ((doc.routes as Obj[] | undefined) ?? []).entries()) {
     const where = { file, object: `route ${r.name as string}`, field: `routes[${i}]` };
+    const match = JSON.stringify([[...((r.hosts as string[] | undefined) ?? [])].sort(), r.pathType ?? 'Prefix', r.path ?? '/', r.method ?? '', r.headers ?? {}, r.query ?? {}]);
+    const prev = seen.get(match);
+    if (prev !== undefined) throw new ConfigError(CONFIG_CODES.conflict, `the same hosts, path and matches are already routed by ${prev}`, where);
+    seen.set(match, r.name as string);
     const refs = (r.backends as Obj[] | undefined) ?? (r.service ? [{ service: r.service }] : []);
     const backends = refs.map((ref, j) => ({ cluster: resolveCluster(b, ref.service as string, ref.port as number | undefined, { ...where, field: `${where.field}.backends[${j}]` }), weight: (ref.weight as number | undefined) ?? 1 }));
     if (!backends.length && !r.direct) throw new ConfigError(CONFIG_CODES.schema, 'a route needs a service, backends or direct', where);

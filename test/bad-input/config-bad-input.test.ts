@@ -84,6 +84,10 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${K8S_NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('name: new,', 'name: new-again,')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
   },
   {
+    name: 'two native routes with the same match', code: 'GW_CONFIG_CONFLICT', mentions: [/already routed by default\/new/, /route default\/new-again/],
+    files: () => ({ 'z-bad.yaml': 'routes:\n  - { name: default/new, path: /new, service: up.svc }\n  - { name: default/new-again, path: /new, service: up.svc }\n' }),
+  },
+  {
     name: 'a service defined twice', code: 'GW_CONFIG_CONFLICT', mentions: [/service up\.svc is defined twice/],
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}services: [{ name: up.svc, endpoints: ["127.0.0.1:1"] }]\n` }),
   },
