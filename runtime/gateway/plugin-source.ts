@@ -10,7 +10,7 @@ import { ConfigError, CONFIG_CODES, type ConfigLocation } from './errors.js';
 /** A fetched module with its digest (`sha256:<hex>`). */
 export interface PluginBytes { wasm: Uint8Array; digest: string; url: string }
 
-type FetchFn = (url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }) => Promise<PluginBytes>;
+type FetchFn = (url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }) => Promise<PluginBytes & { staleError?: Error }>;
 let fetcher: FetchFn | null | undefined;
 
 async function ociFetcher(): Promise<FetchFn | null> {
@@ -40,6 +40,12 @@ export async function fetchPluginBytes(url: string, opts: { sha256?: string; pul
     const f = await ociFetcher();
     if (f) {
       const r = await f(url, opts);
+      if (r.staleError) {
+        // The source failed and the cache answered: keep serving, but say so.
+        const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*@)/i.exec(url)?.[1];
+        const redact = (text: string) => (userinfo ? text.split(userinfo).join('***@') : text);
+        process.stderr.write(`[${new Date().toISOString()}] [warn] [gateway] plugin ${redact(url)}: ${redact(r.staleError.message)}; serving the cached module ${r.digest}\n`);
+      }
       return { wasm: r.wasm, digest: r.digest, url: r.url };
     }
     if (url.startsWith('file://')) return await readFileUrl(url, opts.sha256);

@@ -17,6 +17,7 @@ import { fetchPlugin } from '../../runtime/oci/plugin-fetcher.js';
 import { buildPluginImage } from '../../runtime/oci/plugin-image.js';
 import { MEDIA_TYPES, IMAGE } from '../../spec/index.js';
 import { faultWasm } from '../fault-plugins/fault-plugins.js';
+import { captureStderr, gateway, send, tempDir, upstream } from '../faults/harness.js';
 
 type Mode = 'ok' | '401' | '403' | '404' | '429-once' | '429-always' | 'digest-mismatch' | 'truncated' | 'huge-layer' | 'dotdot' | 'symlink' | 'hardlink' | 'absolute';
 
@@ -261,5 +262,32 @@ test('with a cached module, every registry failure serves the cached module with
     assert.equal(r.cached, true);
     if (m === '403' || m === '404') assert.ok(r.staleError, `${m}: the failure is reported with the stale module`);
     assert.deepEqual(await cacheState(), state, `${m}: cache folder unchanged`);
+  }
+});
+
+test('in the gateway, a registry that starts failing leaves the cached plugin serving, and the failure is logged', async () => {
+  const up = await upstream();
+  const dir = await tempDir('registry-gw-');
+  const log = captureStderr();
+  mode = 'ok';
+  await dir.write('gw.yaml', `settings: { accessLog: "off" }
+services: [{ name: up.svc, endpoints: ["127.0.0.1:${up.port}"] }]
+routes: [{ name: default/main, path: /, service: up.svc }]
+plugins: [{ name: pulled, url: "${URL_()}", imagePullPolicy: Always, config: { on: true } }]
+`);
+  const gw = await gateway([`${dir.dir}/gw.yaml`], { cacheDir: `${dir.dir}/cache` });
+  try {
+    assert.equal((await send(`${gw.url}/`)).status, 200);
+    mode = '403';
+    const r = await send(`${gw.admin}/reload`, { method: 'POST' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await send(`${gw.url}/`)).status, 200, 'the cached module keeps serving');
+    assert.match(log.text(), /\[warn\] \[gateway\] plugin oci:\/\/.*403.*serving the cached module sha256:/);
+  } finally {
+    mode = 'ok';
+    log.stop();
+    await gw.close();
+    await up.close();
+    await dir.remove();
   }
 });
