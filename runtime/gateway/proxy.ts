@@ -69,6 +69,10 @@ export function handleRequest(ctx: ProxyContext, req: DownReq, res: DownRes, con
   ex.run().catch((err) => ex.fail(err));
 }
 
+function streamFactory(data: { statusCode: number; headers: Record<string, string | string[] | undefined>; opaque: unknown }): NodeJS.WritableStream {
+  return (data.opaque as Exchange).streamHead(data.statusCode, data.headers);
+}
+
 class Exchange {
   private readonly snap: Snapshot;
   private readonly start = process.hrtime.bigint();
@@ -253,6 +257,19 @@ class Exchange {
     }
     this.abort = new AbortController();
     const timeout = this.route?.model.timeoutMs;
+    if (!this.chain) {
+      // No plugin: undici writes the body straight into the downstream response (back-pressure included).
+      await ep.h1().stream({
+        method: method as 'GET',
+        path,
+        headers: flat,
+        body: endOfStream ? null : (this.req as Readable),
+        signal: this.abort.signal,
+        headersTimeout: timeout,
+        opaque: this,
+      }, streamFactory as unknown as Parameters<ReturnType<Endpoint["h1"]>["stream"]>[1]);
+      return;
+    }
     const r = await ep.h1().request({
       method: method as 'GET',
       path,
@@ -268,6 +285,26 @@ class Exchange {
     const respHeaders = responseHeaderList(r.statusCode, r.headers);
     const noBody = method === 'HEAD' || r.statusCode === 204 || r.statusCode === 304 || r.headers['content-length'] === '0';
     await this.respond(r.statusCode, respHeaders, r.body, noBody, () => r.trailers as Record<string, string>, cluster);
+  }
+
+  /** Response head for the no-plugin path; returns the writable undici streams the body into. */
+  streamHead(status: number, upstream: Record<string, string | string[] | undefined>): NodeJS.WritableStream {
+    const res = this.res as ServerResponse;
+    this.status = status;
+    const mods = this.route?.model.responseHeaders;
+    if (mods) {
+      const list = responseHeaderList(status, upstream);
+      applyMods(list, mods);
+      res.writeHead(status, toHeaderObject(list));
+      return res;
+    }
+    const out: Record<string, string | string[]> = {};
+    for (const k in upstream) {
+      const v = upstream[k];
+      if (v !== undefined && !isHopByHop(k)) out[k] = v;
+    }
+    res.writeHead(status, out);
+    return res;
   }
 
   private forwardH2(ep: Endpoint, headers: HeaderList, endOfStream: boolean, bodyNeedsChain: boolean, cluster: UpstreamCluster): Promise<void> {
