@@ -6,7 +6,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../../spec/index.js';
-import { configDir, echo, echoServer, fetchText, gateway, QUIET } from '../gateway/helpers.js';
+import { configDir, echo, echoServer, fetchText, gateway, ingressToUp, QUIET, wasmPluginOnRoutes } from '../gateway/helpers.js';
 
 const wasmUrl = (name: string) => pathToFileURL(join(PACKAGE_ROOT, 'examples', name, 'build', 'plugin.wasm')).href;
 type Server = Awaited<ReturnType<typeof echoServer>>;
@@ -15,33 +15,9 @@ let auth: Server;
 let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Awaited<ReturnType<typeof gateway>>;
 
-const ingress = (name: string, path: string) => `---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: default
-  annotations: { higress.io/destination: "up.static" }
-spec:
-  rules:
-    - http:
-        paths:
-          - { path: ${path}, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
-`;
-
-const plugin = (name: string, phase: string, priority: number, route: string, config: object) => `---
-apiVersion: extensions.higress.io/v1alpha1
-kind: WasmPlugin
-metadata: { name: ${name}, namespace: higress-system }
-spec:
-  url: ${wasmUrl(name)}
-  phase: ${phase}
-  priority: ${priority}
-  defaultConfigDisable: true
-  matchRules:
-    - ingress: [${route}]
-      config: ${JSON.stringify(config)}
-`;
+const ingress = ingressToUp;
+const plugin = (name: string, phase: string, priority: number, route: string, config: object) =>
+  wasmPluginOnRoutes({ name, url: wasmUrl(name), phase, priority, routes: [route], config });
 
 before(async () => {
   up = await echoServer('up');

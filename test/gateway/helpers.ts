@@ -63,3 +63,34 @@ export function services(list: Array<{ name: string; port: number; protocol?: st
 }
 
 export const QUIET = 'settings:\n  accessLog: "off"\n';
+
+/** An Ingress `default/<name>` for `path` (Prefix) to the McpBridge static service `up.static`. */
+export const ingressToUp = (name: string, path: string): string => `---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+  annotations: { higress.io/destination: "up.static" }
+spec:
+  rules:
+    - http:
+        paths:
+          - { path: ${path}, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
+`;
+
+/** A WasmPlugin enabled only on the given Ingress routes (`<namespace>/<name>`), with one rule config. */
+export function wasmPluginOnRoutes(p: { name: string; url: string; routes: string[]; config: object; phase?: string; priority?: number }): string {
+  const order = `${p.phase ? `\n  phase: ${p.phase}` : ''}${p.priority !== undefined ? `\n  priority: ${p.priority}` : ''}`;
+  return `---
+apiVersion: extensions.higress.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: ${p.name}, namespace: higress-system }
+spec:
+  url: ${p.url}${order}
+  defaultConfigDisable: true
+  matchRules:
+    - ingress: [${p.routes.join(', ')}]
+      config: ${JSON.stringify(p.config)}
+`;
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../../spec/index.js';
-import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+import { configDir, echo, echoServer, fetchText, gateway, ingressToUp, QUIET, wasmPluginOnRoutes } from './helpers.js';
 import { watPlugin } from './wat-plugins.js';
 
 const HELLO = pathToFileURL(join(PACKAGE_ROOT, 'examples/hello-world/build/plugin.wasm')).href;
@@ -12,33 +12,9 @@ let up: Echo;
 let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Awaited<ReturnType<typeof gateway>>;
 
-const hello = (name: string, phase: string, priority: number, value: string) => `---
-apiVersion: extensions.higress.io/v1alpha1
-kind: WasmPlugin
-metadata: { name: ${name}, namespace: higress-system }
-spec:
-  url: ${HELLO}
-  phase: ${phase}
-  priority: ${priority}
-  defaultConfigDisable: true
-  matchRules:
-    - ingress: [default/ordered]
-      config: { header: x-order, value: ${value} }
-`;
-
-const ingress = (name: string, path: string) => `---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: default
-  annotations: { higress.io/destination: "up.static" }
-spec:
-  rules:
-    - http:
-        paths:
-          - { path: ${path}, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
-`;
+const hello = (name: string, phase: string, priority: number, value: string) =>
+  wasmPluginOnRoutes({ name, url: HELLO, phase, priority, routes: ['default/ordered'], config: { header: 'x-order', value } });
+const ingress = ingressToUp;
 
 before(async () => {
   up = await echoServer('up');

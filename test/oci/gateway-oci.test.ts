@@ -6,6 +6,7 @@ import { PACKAGE_ROOT } from '../../spec/index.js';
 import { compilePlugin } from '../../cli/compile.js';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
 import { cli, tempDir } from './helpers.js';
+import { ingressToUp, wasmPluginOnRoutes } from '../gateway/helpers.js';
 import { buildDockerPluginImage, buildPluginImage, buildWasmLayerPluginImage, type BuiltImage } from '../../runtime/oci/plugin-image.js';
 import { ImageLayout } from '../../runtime/oci/image-layout.js';
 import { memorySource, pushImage } from '../../runtime/oci/image-copy.js';
@@ -50,29 +51,8 @@ async function pushBuilt(image: BuiltImage, repo: string): Promise<void> {
   await pushImage(memorySource(image.descriptor, image.manifestBytes, image.blobs), image.descriptor, new Repository(`${registry.host}/${repo}:v1`), 'v1');
 }
 
-const plugin = (name: string, url: string, route: string, value: string) => `---
-apiVersion: extensions.higress.io/v1alpha1
-kind: WasmPlugin
-metadata: { name: ${name}, namespace: higress-system }
-spec:
-  url: ${url}
-  defaultConfigDisable: true
-  matchRules:
-    - ingress: [default/${route}]
-      config: { header: x-hello, value: ${value} }
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${route}
-  namespace: default
-  annotations: { higress.io/destination: "up.static" }
-spec:
-  rules:
-    - http:
-        paths:
-          - { path: /${route}, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
-`;
+const plugin = (name: string, url: string, route: string, value: string) =>
+  wasmPluginOnRoutes({ name, url, routes: [`default/${route}`], config: { header: 'x-hello', value } }) + ingressToUp(route, `/${route}`);
 
 test('plugins pushed to a registry run in the gateway from oci:// URLs in all three image formats', async () => {
   const wasm = await helloWasm();
