@@ -34,10 +34,10 @@ spec:
   registries:
     - { type: static, name: up, domain: "127.0.0.1:${up.port}" }
     - { type: static, name: auth, domain: "127.0.0.1:${auth.port}" }
-${ingress('secure', '/secure')}${ingress('keys', '/keys')}${ingress('block', '/block')}
+${ingress('secure', '/secure')}${ingress('keys', '/keys')}${ingress('block', '/block')}${ingress('cors', '/cors')}${ingress('inner', '/inner')}${ingress('rewrite', '/rewrite')}
 ${plugin('ext-auth', 'AUTHN', 360, 'default/secure', {
     http_service: { endpoint_mode: 'envoy', endpoint: { service_name: 'auth.static', service_port: 80, path_prefix: '/check' }, authorization_response: { allowed_upstream_headers: [{ exact: 'x-user-id' }] } },
-  })}${plugin('key-auth', 'AUTHN', 310, 'default/keys', { consumers: [{ credential: 'k1', name: 'alice' }], keys: ['x-api-key'] })}${plugin('custom-response', 'AUTHN', 400, 'default/keys', { enable_on_status: [401], status_code: 401, body: '{"error":"api key required"}' })}${plugin('request-block', 'AUTHZ', 320, 'default/block', { block_urls: ['swagger'], block_bodies: ['drop table'], case_sensitive: false })}`);
+  })}${plugin('key-auth', 'AUTHN', 310, 'default/keys', { consumers: [{ credential: 'k1', name: 'alice' }], keys: ['x-api-key'] })}${plugin('custom-response', 'AUTHN', 400, 'default/keys', { enable_on_status: [401], status_code: 401, body: '{"error":"api key required"}' })}${plugin('request-block', 'AUTHZ', 320, 'default/block', { block_urls: ['swagger'], block_bodies: ['drop table'], case_sensitive: false })}${plugin('cors', 'UNSPECIFIED_PHASE', 340, 'default/cors', { allow_origins: ['http://app.example.com'], allow_methods: ['GET', 'POST'], allow_headers: ['Authorization'], max_age: 600 })}${plugin('ip-restriction', 'AUTHZ', 210, 'default/inner', { ip_source_type: 'origin-source', deny: ['127.0.0.0/8'], status: 403, message: 'your ip address is blocked.' })}${plugin('response-body-rewrite', 'UNSPECIFIED_PHASE', 10, 'default/rewrite', { rules: [{ pattern: 'http://internal\\.svc', replace: 'https://api.example.com' }], content_types: ['application/json'] })}`);
   await dir.write('settings.yaml', QUIET);
   gw = await gateway([dir.dir]);
 });
@@ -76,4 +76,27 @@ test('on the gateway, request-block blocks by URL and by request body', async ()
   assert.equal((await fetchText(`${gw.url}/block/x`, { method: 'POST', body: 'please DROP TABLE users' })).status, 403);
   const fine = await echo(`${gw.url}/block/x`, { method: 'POST', body: 'hello' });
   assert.equal(fine.status, 200);
+});
+
+test('on the gateway, cors answers a preflight itself and adds the allow-origin header to real requests', async () => {
+  const pre = await fetchText(`${gw.url}/cors/x`, { method: 'OPTIONS', headers: { origin: 'http://app.example.com', 'access-control-request-method': 'POST' } });
+  assert.equal(pre.status, 200);
+  assert.equal(pre.headers['access-control-allow-origin'], 'http://app.example.com');
+  assert.equal(pre.headers['x-upstream'], undefined, 'the preflight never reaches the upstream');
+  const real = await echo(`${gw.url}/cors/x`, { headers: { origin: 'http://app.example.com' } });
+  assert.equal(real.status, 200);
+  assert.equal(real.respHeaders['access-control-allow-origin'], 'http://app.example.com');
+});
+
+test('on the gateway, ip-restriction denies the peer address the gateway saw', async () => {
+  const denied = await fetchText(`${gw.url}/inner/x`);
+  assert.equal(denied.status, 403);
+  assert.match(denied.text, /your ip address is blocked/);
+  assert.equal((await echo(`${gw.url}/block/x`)).status, 200, 'other routes are not restricted');
+});
+
+test('on the gateway, response-body-rewrite rewrites the upstream JSON body', async () => {
+  const r = await fetchText(`${gw.url}/rewrite/x`, { headers: { 'x-link': 'http://internal.svc/users' } });
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.text).headers['x-link'], 'https://api.example.com/users');
 });
