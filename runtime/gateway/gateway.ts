@@ -52,7 +52,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     plane = new DataPlane();
     target = new LocalTarget(plane);
   } else {
-    pool = new WorkerPool(workers, opts.watchdogMs ?? 3000);
+    pool = new WorkerPool(workers, opts.watchdogMs);
     await pool.start();
     target = pool;
   }

@@ -36,7 +36,13 @@ export class WorkerPool implements DataPlaneTarget {
   /** Workers replaced after an unexpected exit. */
   crashes = 0;
 
-  constructor(private readonly count: number, private readonly watchdogMs: number) {}
+  /** Current watchdog limit (ms): the fixed one given, else each applied config's `settings.watchdogMs`. */
+  private watchdogMs: number;
+
+  /** `watchdogMs` fixes the limit; undefined follows the config (3000 ms until one is applied). */
+  constructor(private readonly count: number, private readonly fixedWatchdogMs?: number) {
+    this.watchdogMs = fixedWatchdogMs ?? 3000;
+  }
 
   /** Forks the workers and starts the watchdog. */
   async start(): Promise<void> {
@@ -110,6 +116,7 @@ export class WorkerPool implements DataPlaneTarget {
       throw new GatewayError(e.code, e.message);
     }
     this.model = model;
+    this.watchdogMs = this.fixedWatchdogMs ?? model.settings.watchdogMs;
   }
 
   async stats(): Promise<StatsData[]> {

@@ -32,12 +32,13 @@ before(async () => {
   dir = await configDir();
   const loop = await watPlugin(dir.dir, 'loop');
   const port = await freePort();
-  await dir.write('gw.yaml', `${QUIET}listeners: [{ name: main, address: 127.0.0.1, port: ${port} }]
+  await dir.write('gw.yaml', `${QUIET}  watchdogMs: 600
+listeners: [{ name: main, address: 127.0.0.1, port: ${port} }]
 services: [{ name: up.svc, endpoints: ["127.0.0.1:${up.port}"] }]
 routes: [{ name: default/main, path: /, service: up.svc }]
 plugins: [{ name: looper, url: ${loop}, failStrategy: FAIL_CLOSE }]
 `);
-  gw = await startGateway({ paths: [dir.dir], workers: 2, watchdogMs: 600, watch: false, load: { adminPort: 0 } });
+  gw = await startGateway({ paths: [dir.dir], workers: 2, watch: false, load: { adminPort: 0 } });
   url = `http://127.0.0.1:${port}`;
 });
 
