@@ -39,6 +39,15 @@ export interface ProxyContext {
   accessLog: AccessLog;
 }
 
+/** The host's synchronous phase variants (FilterChain has them): no promise or microtask when no plugin pauses. */
+interface SyncPhases {
+  requestHeadersNow?(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult>;
+  requestDataNow?(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult>;
+  responseHeadersNow?(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult>;
+  responseDataNow?(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult>;
+}
+type Chain = ChainLike & SyncPhases;
+
 const EMPTY = new Uint8Array(0);
 const ignoreError = (): void => undefined;
 const textEncoder = new TextEncoder();
@@ -83,7 +92,7 @@ class Exchange {
   private requestId = '';
   private authority = '';
   private status = 0;
-  private chain?: ChainLike;
+  private chain?: Chain;
   private upstreamStream?: ClientHttp2Stream;
   private upstreamBody?: Readable;
   private abort?: AbortController;
@@ -149,7 +158,9 @@ class Exchange {
         listenerDirection: 2,
       };
       this.chain = this.snap.chainFactory(plugins, info);
-      const r = await this.chain.requestHeaders(headers, endOfStream);
+      const chain = this.chain;
+      const p = chain.requestHeadersNow ? chain.requestHeadersNow(headers, endOfStream) : chain.requestHeaders(headers, endOfStream);
+      const r = p instanceof Promise ? await p : p;
       if (this.done) return;
       if (r.kind === 'local') return this.sendLocal(r.response);
       if (r.kind === 'reset') return this.reset(r.reason);
@@ -222,11 +233,13 @@ class Exchange {
   private async *filteredRequestBody(): AsyncGenerator<Uint8Array> {
     const chain = this.chain!;
     for await (const chunk of this.req as AsyncIterable<Buffer>) {
-      const r = await chain.requestData(chunk, false);
+      const p = chain.requestDataNow ? chain.requestDataNow(chunk, false) : chain.requestData(chunk, false);
+      const r = p instanceof Promise ? await p : p;
       if (!this.handleBodyResult(r)) return;
       if (r.kind === 'continue' && r.data && r.data.length) yield r.data;
     }
-    const r = await chain.requestData(EMPTY, true);
+    const p = chain.requestDataNow ? chain.requestDataNow(EMPTY, true) : chain.requestData(EMPTY, true);
+    const r = p instanceof Promise ? await p : p;
     if (!this.handleBodyResult(r)) return;
     if (r.kind === 'continue' && r.data && r.data.length) yield r.data;
   }
@@ -366,7 +379,8 @@ class Exchange {
     const chain = this.chain;
     if (chain) {
       chain.info.responseCode = status;
-      const r = await chain.responseHeaders(headers, noBody);
+      const p = chain.responseHeadersNow ? chain.responseHeadersNow(headers, noBody) : chain.responseHeaders(headers, noBody);
+      const r = p instanceof Promise ? await p : p;
       if (this.done) { body.destroy(); return; }
       if (r.kind === 'local') { body.destroy(); return this.sendLocal(r.response); }
       if (r.kind === 'reset') { body.destroy(); return this.reset(r.reason); }
@@ -388,12 +402,14 @@ class Exchange {
       return this.endWithTrailers(t);
     }
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      const r = await chain.responseData(chunk, false);
+      const p = chain.responseDataNow ? chain.responseDataNow(chunk, false) : chain.responseData(chunk, false);
+      const r = p instanceof Promise ? await p : p;
       if (this.done) return;
       if (r.kind !== 'continue') return this.reset(r.kind === 'reset' ? r.reason : 'local response after headers');
       if (r.data && r.data.length && !res.write(r.data)) await once(res, 'drain');
     }
-    const r = await chain.responseData(EMPTY, true);
+    const p = chain.responseDataNow ? chain.responseDataNow(EMPTY, true) : chain.responseData(EMPTY, true);
+    const r = p instanceof Promise ? await p : p;
     if (this.done) return;
     if (r.kind !== 'continue') return this.reset('response body rejected');
     if (r.data && r.data.length) res.write(r.data);

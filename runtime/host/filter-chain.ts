@@ -221,6 +221,23 @@ export class FilterChain {
     return this.enqueue(this.resp, { kind: 'trailers', trailers, resolve: undefined! });
   }
 
+  /** {@link requestHeaders}, answered synchronously when no plugin pauses (no promise, no microtask). */
+  requestHeadersNow(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
+    return this.enqueueNow(this.req, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+  }
+  /** {@link requestData}, answered synchronously when no plugin pauses. */
+  requestDataNow(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
+    return this.enqueueNow(this.req, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+  }
+  /** {@link responseHeaders}, answered synchronously when no plugin pauses. */
+  responseHeadersNow(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
+    return this.enqueueNow(this.resp, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+  }
+  /** {@link responseData}, answered synchronously when no plugin pauses. */
+  responseDataNow(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
+    return this.enqueueNow(this.resp, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+  }
+
   /** Request headers as the plugins left them. */
   get requestHeadersList(): HeaderList { return this.req.headers; }
   /** Response headers as the plugins left them (the local response's while one is being sent). */
@@ -322,14 +339,27 @@ export class FilterChain {
   // --- engine -------------------------------------------------------------------------------
 
   private enqueue(pipe: Pipe, call: Call): Promise<PhaseResult> {
-    return new Promise<PhaseResult>((resolve) => {
-      call.resolve = resolve;
-      if (this.finished) return resolve(this.terminal ?? { kind: 'reset', reason: 'stream finished' });
-      if (this.terminal) return resolve(this.terminal);
-      pipe.queue.push(call);
-      if (pipe.queue.length === 1) this.accept(pipe, call);
-      this.run();
-    });
+    const r = this.enqueueNow(pipe, call);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  /** Queues a call; its result when the pump settled it synchronously, else a promise of it. */
+  private enqueueNow(pipe: Pipe, call: Call): PhaseResult | Promise<PhaseResult> {
+    if (this.finished) return this.terminal ?? { kind: 'reset', reason: 'stream finished' };
+    if (this.terminal) return this.terminal;
+    let result: PhaseResult | undefined;
+    let later: ((r: PhaseResult) => void) | undefined;
+    // Only the first settlement counts (as with a promise).
+    call.resolve = (r) => {
+      if (result !== undefined) return;
+      result = r;
+      later?.(r);
+    };
+    pipe.queue.push(call);
+    if (pipe.queue.length === 1) this.accept(pipe, call);
+    this.run();
+    if (result !== undefined) return result;
+    return new Promise<PhaseResult>((resolve) => { later = resolve; });
   }
 
   /** Feeds a call's input into its pipe. */
