@@ -498,7 +498,12 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     if (existing) existing.tls!.push(...certs);
     else b.listeners.push({ name: 'https', address: opts.address ?? '0.0.0.0', port: opts.httpsPort ?? 8443, tls: certs });
   }
-  for (const l of b.listeners) checkCertificates(l);
+  for (const l of b.listeners) {
+    checkCertificates(l);
+    // The listener only sees its own model; the client timeouts travel with it.
+    l.headersTimeoutMs = b.settings.headersTimeoutMs;
+    l.idleTimeoutMs = b.settings.idleTimeoutMs;
+  }
   return {
     listeners: b.listeners, clusters: [...b.clusters.values()], routes: b.routes,
     plugins: sortPlugins(b.plugins), settings: b.settings, admin: b.admin, files, version: 0,

@@ -121,6 +121,10 @@ export interface ModelListener {
   port: number;
   /** PEM certificates (contents, not paths); the first one is the default. Missing = plain h1+h2c. */
   tls?: ModelCertificate[];
+  /** Copied from {@link ModelSettings.headersTimeoutMs}; missing = the default 60000 ms. */
+  headersTimeoutMs?: number;
+  /** Copied from {@link ModelSettings.idleTimeoutMs}; missing = the default 65000 ms. */
+  idleTimeoutMs?: number;
 }
 
 export interface ModelSettings {
@@ -136,6 +140,13 @@ export interface ModelSettings {
   pluginMemoryLimitBytes: number;
   /** Lowest plugin log level written: trace, debug, info (default), warn, error, critical. */
   pluginLogLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical';
+  /**
+   * Time a client has to send a complete request head, counted from the connection (so it
+   * includes the first byte and the TLS handshake); then 408 or close. Default 60000 ms.
+   */
+  headersTimeoutMs: number;
+  /** Time an idle client connection (keep-alive h1, h2/h2c session without activity) stays open; default 65000 ms. */
+  idleTimeoutMs: number;
 }
 
 /** The whole configuration. */
@@ -163,4 +174,6 @@ export const DEFAULT_SETTINGS: ModelSettings = {
   watchdogMs: 3000,
   pluginMemoryLimitBytes: 256 * 1024 * 1024,
   pluginLogLevel: 'info',
+  headersTimeoutMs: 60_000,
+  idleTimeoutMs: 65_000,
 };

@@ -64,6 +64,17 @@ export class Listener {
 
   constructor(model: ModelListener, private readonly handlers: ListenerHandlers) {
     this.model = model;
+    const headersMs = model.headersTimeoutMs ?? 60_000;
+    const idleMs = model.idleTimeoutMs ?? 65_000;
+    // Node checks headersTimeout on this interval (30 s by default), which would stretch short limits.
+    const checkMs = Math.max(10, Math.min(1000, Math.floor(headersMs / 4)));
+    const idleSession = (sess: http2.Http2Session) => {
+      // No frame either way for idleMs: GOAWAY, and gone if the client does not leave.
+      sess.setTimeout(idleMs, () => {
+        sess.close();
+        setTimeout(() => sess.destroy(), 1000).unref();
+      });
+    };
     if (model.tls?.length) {
       const contexts = model.tls.map((c) => ({ cert: c, ctx: tls.createSecureContext({ cert: c.cert, key: c.key }) }));
       const secure = http2.createSecureServer({
@@ -72,7 +83,11 @@ export class Listener {
         key: model.tls[0].key,
         ALPNProtocols: ['h2', 'http/1.1'],
         SNICallback: (name, cb) => cb(null, pickContext(contexts, name)),
+        handshakeTimeout: headersMs,
       });
+      // The HTTP/1.1 side of an allowHTTP1 server reads these like an http.Server does.
+      Object.assign(secure, { headersTimeout: headersMs, keepAliveTimeout: idleMs, requestTimeout: 0, connectionsCheckingInterval: checkMs });
+      secure.on('session', idleSession);
       secure.on('request', (req, res) => {
         const info = infoOf((req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket) as net.Socket, true);
         handlers.request(req as DownReq, res as DownRes, info);
@@ -83,12 +98,15 @@ export class Listener {
       this.h2 = secure;
       this.server = secure;
     } else {
-      const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 });
+      const h1 = http.createServer({ keepAliveTimeout: idleMs, headersTimeout: headersMs, requestTimeout: 0, connectionsCheckingInterval: checkMs });
+      // h1 never listens itself (sockets are handed to it), and Node starts the headersTimeout
+      // checks on 'listening': start them here; close() stops them.
+      h1.emit('listening');
       h1.on('request', (req, res) => handlers.request(req, res, infoOf(req.socket, false)));
       h1.on('upgrade', (req, socket, head) => handlers.upgrade(req, socket as net.Socket, head, infoOf(socket as net.Socket, false)));
       const sessionInfo = new WeakMap<http2.Http2Session, ConnInfo>();
       const h2 = http2.createServer({});
-      h2.on('session', (sess) => { if (this.pendingH2c) sessionInfo.set(sess, this.pendingH2c); this.pendingH2c = undefined; });
+      h2.on('session', (sess) => { if (this.pendingH2c) sessionInfo.set(sess, this.pendingH2c); this.pendingH2c = undefined; idleSession(sess); });
       h2.on('request', (req, res) => {
         const info = sessionInfo.get(req.stream.session!) ?? { id: 0, remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, tls: false };
         handlers.request(req, res, info);
@@ -97,7 +115,11 @@ export class Listener {
       this.h2 = h2;
       this.server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
         this.track(socket);
+        // Until the first byte decides h1 or h2c no server owns the socket: a client that sends
+        // nothing would otherwise hold it (and its fd) forever.
+        socket.setTimeout(headersMs, () => socket.destroy());
         socket.once('data', (chunk) => {
+          socket.setTimeout(0);
           socket.pause();
           socket.unshift(chunk);
           // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": no HTTP/1 method starts with PRI.
@@ -139,6 +161,8 @@ export class Listener {
   async close(graceMs = 5000): Promise<void> {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.h1?.closeIdleConnections();
+    // Stops the headersTimeout interval (the server never listened, so close() has nothing else to do).
+    this.h1?.close();
     const timer = setTimeout(() => { for (const s of this.sockets) s.destroy(); }, graceMs);
     timer.unref();
     await closed;
