@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControlPlane } from './control-plane.js';
 import { renderPrometheus, type StatsData } from './stats.js';
+import { staleFetch } from './plugin-source.js';
 
 /** Extra statistics the admin server adds (the primary's watchdog count). */
 export type ExtraStats = () => StatsData[];
@@ -26,9 +27,22 @@ export function configDump(cp: ControlPlane): unknown {
     listeners: m?.listeners.map((l) => ({ name: l.name, address: l.address, port: l.port, tls: l.tls?.map((c) => ({ hosts: c.hosts })) })) ?? [],
     clusters: m?.clusters.map(({ source: _s, ...c }) => c) ?? [],
     routes: m?.routes.map(({ source: _s, ...r }) => r) ?? [],
-    plugins: m?.plugins.map(({ wasm: _w, source: _s, ...p }) => ({ ...p, wasmBytes: _w?.length ?? 0 })) ?? [],
+    plugins: m?.plugins.map(({ wasm: _w, source: _s, ...p }) => {
+      const stale = staleFetch(p.url);
+      return { ...p, wasmBytes: _w?.length ?? 0, ...(stale ? { stale: true, staleError: stale.error, staleSince: stale.since } : {}) };
+    }) ?? [],
     settings: m?.settings,
   };
+}
+
+/** `gateway_plugin_stale{plugin}`: 1 while a plugin runs a cached module because its source failed. */
+function stalePrometheus(cp: ControlPlane): string {
+  const plugins = cp.model?.plugins ?? [];
+  if (plugins.length === 0) return '';
+  const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  let text = '# HELP gateway_plugin_stale 1 when the plugin runs a cached module because fetching it failed\n# TYPE gateway_plugin_stale gauge\n';
+  for (const p of plugins) text += `gateway_plugin_stale{plugin="${esc(p.id)}"} ${staleFetch(p.url) ? 1 : 0}\n`;
+  return text;
 }
 
 /** Starts the admin server; resolves with the bound port. */
@@ -40,7 +54,7 @@ export function startAdmin(cp: ControlPlane, address: string, port: number, extr
     }
     if (req.method === 'GET' && url === '/config_dump') return send(res, 200, configDump(cp));
     if (req.method === 'GET' && url === '/stats/prometheus') {
-      cp.stats().then((parts) => send(res, 200, renderPrometheus([...parts, ...extra()]), 'text/plain; version=0.0.4'), (err) => send(res, 500, { error: String(err) }));
+      cp.stats().then((parts) => send(res, 200, renderPrometheus([...parts, ...extra()]) + stalePrometheus(cp), 'text/plain; version=0.0.4'), (err) => send(res, 500, { error: String(err) }));
       return;
     }
     if (req.method === 'POST' && url === '/reload') {

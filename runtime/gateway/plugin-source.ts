@@ -34,6 +34,24 @@ async function readFileUrl(url: string, sha256?: string): Promise<PluginBytes> {
   return { wasm: bytes, digest, url };
 }
 
+/** A plugin URL whose last fetch failed and was answered from the cache. */
+export interface StaleFetch {
+  /** The fetch error, credentials redacted. */
+  error: string;
+  /** Digest of the cached module being served. */
+  digest: string;
+  /** When the failed fetch happened (ISO time). */
+  since: string;
+}
+
+// Per URL, the last fetch outcome when it was stale; a good fetch clears it. Read by the admin API.
+const staleByUrl = new Map<string, StaleFetch>();
+
+/** Whether the module served for `url` came from the cache because its source failed (undefined = fresh). */
+export function staleFetch(url: string): StaleFetch | undefined {
+  return staleByUrl.get(url);
+}
+
 /** Fetches one plugin; failures become a ConfigError naming the plugin object and its `url` field. */
 export async function fetchPluginBytes(url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }, where: ConfigLocation | undefined): Promise<PluginBytes> {
   try {
@@ -44,7 +62,11 @@ export async function fetchPluginBytes(url: string, opts: { sha256?: string; pul
         // The source failed and the cache answered: keep serving, but say so.
         const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/@]*@)/i.exec(url)?.[1];
         const redact = (text: string) => (userinfo ? text.split(userinfo).join('***@') : text);
-        process.stderr.write(`[${new Date().toISOString()}] [warn] [gateway] plugin ${redact(url)}: ${redact(r.staleError.message)}; serving the cached module ${r.digest}\n`);
+        const since = new Date().toISOString();
+        staleByUrl.set(url, { error: redact(r.staleError.message), digest: r.digest, since });
+        process.stderr.write(`[${since}] [warn] [gateway] plugin ${redact(url)}: ${redact(r.staleError.message)}; serving the cached module ${r.digest}\n`);
+      } else {
+        staleByUrl.delete(url);
       }
       return { wasm: r.wasm, digest: r.digest, url: r.url };
     }
