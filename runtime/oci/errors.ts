@@ -3,12 +3,23 @@
  * error that caused it in `cause`, so a caller can branch on the code and a user sees the chain.
  */
 
-/** Base class of every error thrown by `runtime/oci`. */
+// `scheme://user:pass@host`: the userinfo part of any URL written in a message.
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s/@"'<>]*@/gi;
+
+/**
+ * Replaces the userinfo (`user:password@`) of every URL in `text` with `***@`, so a password
+ * written into a plugin URL is never repeated in an error, a log line or the admin API.
+ */
+export function redactUserinfo(text: string): string {
+  return text.replace(USERINFO, '$1***@');
+}
+
+/** Base class of every error thrown by `runtime/oci`. Its message never repeats URL credentials. */
 export class OciError extends Error {
   /** Stable machine-readable code, e.g. `HP_OCI_DIGEST_MISMATCH`. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(redactUserinfo(message), options);
     this.name = 'OciError';
     this.code = code;
   }
@@ -39,7 +50,7 @@ export class ErrorResponse extends OciError {
     super(registryCode(status, errors), `${method} ${url}: ${status} ${what}${hint ? ` (${hint})` : ''}`);
     this.name = 'ErrorResponse';
     this.method = method;
-    this.url = url;
+    this.url = redactUserinfo(url);
     this.status = status;
     this.errors = errors;
   }
