@@ -4,7 +4,7 @@
  * back-pressure both ways unless a plugin asks for them.
  */
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import http2 from 'node:http2';
@@ -47,6 +47,22 @@ interface SyncPhases {
   responseDataNow?(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult>;
 }
 type Chain = ChainLike & SyncPhases;
+
+/**
+ * The abort handle given to undici (which takes an EventEmitter with `aborted`/`reason` as a
+ * signal): an AbortController costs an AbortSignal (an EventTarget) per request on the hot path.
+ * The reason is the same DOMException `AbortController.abort()` gives.
+ */
+class UpstreamAbort extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = new DOMException('This operation was aborted', 'AbortError');
+    this.emit('abort');
+  }
+}
 
 const EMPTY = new Uint8Array(0);
 const ignoreError = (): void => undefined;
@@ -95,7 +111,7 @@ class Exchange {
   private chain?: Chain;
   private upstreamStream?: ClientHttp2Stream;
   private upstreamBody?: Readable;
-  private abort?: AbortController;
+  private abort?: UpstreamAbort;
   private done = false;
   private detail?: string;
   private readonly protocol: string;
@@ -268,7 +284,7 @@ class Exchange {
       if (k === 'te') continue;
       flat.push(k, v);
     }
-    this.abort = new AbortController();
+    this.abort = new UpstreamAbort();
     const timeout = this.route?.model.timeoutMs;
     if (!this.chain) {
       // No plugin: undici writes the body straight into the downstream response (back-pressure included).
@@ -277,7 +293,7 @@ class Exchange {
         path,
         headers: flat,
         body: endOfStream ? null : (this.req as Readable),
-        signal: this.abort.signal,
+        signal: this.abort as unknown as AbortSignal,
         headersTimeout: timeout,
         opaque: this,
       }, streamFactory as unknown as Parameters<ReturnType<Endpoint["h1"]>["stream"]>[1]);
@@ -288,7 +304,7 @@ class Exchange {
       path,
       headers: flat,
       body: endOfStream ? null : this.requestBodySource(bodyNeedsChain) as Readable,
-      signal: this.abort.signal,
+      signal: this.abort as unknown as AbortSignal,
       headersTimeout: timeout,
     });
     this.upstreamBody = r.body;
