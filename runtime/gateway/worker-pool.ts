@@ -21,13 +21,19 @@ export type FromWorker =
 /** Heartbeat period of workers. */
 export const BEAT_MS = 100;
 
-interface WorkerState { worker: Worker; lastBeat: number; ready: Promise<void>; started: boolean }
+interface WorkerState {
+  worker: Worker;
+  lastBeat: number;
+  ready: Promise<void>;
+  started: boolean;
+  /** Requests sent to this worker awaiting its answer, by id; rejected when the worker exits. */
+  pending: Map<number, { resolve(m: FromWorker): void; reject(e: Error): void }>;
+}
 
 /** A set of worker processes as one data-plane target. */
 export class WorkerPool implements DataPlaneTarget {
   private readonly workers = new Set<WorkerState>();
   private nextId = 1;
-  private readonly waiting = new Map<number, (m: FromWorker) => void>();
   private model?: ConfigModel;
   private timer?: NodeJS.Timeout;
   private closing = false;
@@ -58,18 +64,20 @@ export class WorkerPool implements DataPlaneTarget {
   private fork(): WorkerState {
     const worker = cluster.fork();
     let markReady!: () => void;
-    const state: WorkerState = { worker, lastBeat: Date.now(), ready: new Promise((r) => (markReady = r)), started: false };
+    const state: WorkerState = { worker, lastBeat: Date.now(), ready: new Promise((r) => (markReady = r)), started: false, pending: new Map() };
     this.workers.add(state);
     worker.on('message', (m: FromWorker) => {
       state.lastBeat = Date.now();
       if (m.type === 'ready') { state.started = true; markReady(); }
       else if (m.type === 'applied' || m.type === 'stats') {
-        const w = this.waiting.get(m.id);
-        if (w) { this.waiting.delete(m.id); w(m); }
+        const w = state.pending.get(m.id);
+        if (w) { state.pending.delete(m.id); w.resolve(m); }
       }
     });
     worker.on('exit', () => {
       this.workers.delete(state);
+      for (const w of state.pending.values()) w.reject(new GatewayError('GW_WORKER_EXIT', 'worker exited'));
+      state.pending.clear();
       if (this.closing) return;
       if (!(worker as Worker & { killedByWatchdog?: boolean }).killedByWatchdog) this.crashes++;
       const next = this.fork();
@@ -100,9 +108,8 @@ export class WorkerPool implements DataPlaneTarget {
     const id = this.nextId++;
     const withId = { ...msg, id } as ToWorker;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      s.worker.send(withId, (err: Error | null) => { if (err) { this.waiting.delete(id); reject(err); } });
-      s.worker.once('exit', () => { if (this.waiting.delete(id)) reject(new GatewayError('GW_WORKER_EXIT', 'worker exited')); });
+      s.pending.set(id, { resolve, reject });
+      s.worker.send(withId, (err: Error | null) => { if (err && s.pending.delete(id)) reject(err); });
     });
   }
 

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { startGateway, type Gateway } from '../../runtime/gateway/index.js';
 import { configDir, echoServer, fetchText, QUIET } from './helpers.js';
@@ -54,6 +55,12 @@ test('two worker processes serve the same port; stats are summed across them', a
   const prom = (await fetchText(`http://127.0.0.1:${gw.adminPort}/stats/prometheus`)).text;
   const m = /gateway_requests_total\{route="default\/main",status="200"\} (\d+)/.exec(prom);
   assert.ok(m && Number(m[1]) >= 10, prom.slice(0, 300));
+});
+
+test('repeated stats scrapes and reloads leave no listeners behind on the worker processes', async () => {
+  for (let i = 0; i < 25; i++) await fetchText(`http://127.0.0.1:${gw.adminPort}/stats/prometheus`);
+  for (let i = 0; i < 3; i++) assert.equal((await fetchText(`http://127.0.0.1:${gw.adminPort}/reload`, { method: 'POST' })).status, 200);
+  for (const w of Object.values(cluster.workers ?? {})) assert.ok(w!.listenerCount('exit') <= 2, `worker ${w!.process.pid}: ${w!.listenerCount('exit')} exit listeners`);
 });
 
 test('the watchdog replaces a worker whose event loop a looping plugin blocked; the others keep serving', async () => {
