@@ -9,23 +9,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { startRegistry, type TestRegistry } from '../fixtures/registry.js';
 import { CLI, tempDir } from './cli-helpers.js';
 import { missingLines, parseTutorial, type TutorialStep } from './tutorial-script.js';
+import { freePort } from '../fixtures/free-port.js';
 
 const TUTORIAL = join(PACKAGE_ROOT, 'docs', 'tutorial.md');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 interface Terminal { child: ChildProcess; output: string; seen: number }
 

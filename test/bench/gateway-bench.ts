@@ -11,12 +11,12 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { watPlugin } from '../gateway/wat-plugins.js';
+import { freePort } from '../fixtures/free-port.js';
 
 export interface BenchRow { name: string; value: number; unit: string; note?: string }
 
@@ -24,14 +24,6 @@ const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
 const RELOADS = Number(process.env.GATEWAY_BENCH_RELOADS ?? 20);
 const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
 const example = (n: string) => pathToFileURL(join(PACKAGE_ROOT, 'examples', n, 'build', 'plugin.wasm')).href;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function waitPort(port: number, ms = 15000): Promise<void> {
   const end = Date.now() + ms;

@@ -9,7 +9,6 @@
  * `SOAK_CONNECTIONS` (default 20), `SOAK_WARMUP_SECONDS` (default 10, or a fifth of a short run).
  */
 import http from 'node:http';
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,18 +19,11 @@ import { Agent, request } from 'undici';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { startGateway } from '../../runtime/gateway/index.js';
 import { faultWasm } from '../fault-plugins/fault-plugins.js';
+import { freePort } from '../fixtures/free-port.js';
 
 interface BenchRow { name: string; value: number; unit: string; note?: string }
 
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** Resident set size of a process in bytes (Linux /proc). */
 function rssOf(pid: number): number {

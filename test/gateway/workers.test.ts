@@ -1,25 +1,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import cluster from 'node:cluster';
-import type { AddressInfo } from 'node:net';
 import { startGateway, type Gateway } from '../../runtime/gateway/index.js';
 import { configDir, echoServer, fetchText, QUIET } from './helpers.js';
 import { watPlugin } from './wat-plugins.js';
+import { freePort } from '../fixtures/free-port.js';
 
 let up: Awaited<ReturnType<typeof echoServer>>;
 let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Gateway;
 let url = '';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** One request on a fresh connection (a worker is picked per connection). */
 function status(u: string): Promise<number> {
