@@ -263,7 +263,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
     let rewrite: ModelRewrite | undefined;
     let reqMods: ModelHeaderMods | undefined;
     let respMods: ModelHeaderMods | undefined;
-    for (const f of (rule.filters as Obj[] | undefined) ?? []) {
+    for (const [k, f] of ((rule.filters as Obj[] | undefined) ?? []).entries()) {
       if (f.type === 'RequestHeaderModifier') reqMods = headerMods(f.requestHeaderModifier as Obj);
       else if (f.type === 'ResponseHeaderModifier') respMods = headerMods(f.responseHeaderModifier as Obj);
       else if (f.type === 'URLRewrite') {
@@ -272,6 +272,9 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
         const p = u.path as Obj | undefined;
         if (p?.type === 'ReplaceFullPath') rewrite.fullPath = p.replaceFullPath as string;
         if (p?.type === 'ReplacePrefixMatch') rewrite.prefix = p.replacePrefixMatch as string;
+      } else {
+        // Ignoring a redirect or mirror would route traffic differently from what was applied.
+        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier and URLRewrite are)`, { ...where, field: `${field}.filters[${k}].type` });
       }
     }
     const timeout = (rule.timeouts as Obj | undefined)?.request as string | undefined;

@@ -100,6 +100,10 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('name: new,', 'name: regex,').replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/use-regex: "true",').replace('path: /new, pathType: Prefix', 'path: "/new/(unclosed", pathType: ImplementationSpecific')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
   },
   {
+    name: 'an HTTPRoute filter the gateway cannot apply (RequestRedirect)', code: 'GW_CONFIG_SCHEMA', mentions: [/filter type "RequestRedirect" is not supported/, /HTTPRoute default\/redirect/, /spec\.rules\[0\]\.filters\[0\]\.type/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: redirect, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestRedirect, requestRedirect: { scheme: https } }]\n      backendRefs: [{ name: up.svc }]\n` }),
+  },
+  {
     name: 'a TLS listener whose certificate is garbage', code: 'GW_TLS', mentions: [/listener bad-tls/, /tls/],
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}listeners: [{ name: bad-tls, address: 127.0.0.1, port: 0, tls: [{ hosts: [a.example], cert: "-----BEGIN CERTIFICATE-----\\nnot a cert\\n-----END CERTIFICATE-----", key: "-----BEGIN PRIVATE KEY-----\\nnope\\n-----END PRIVATE KEY-----" }] }]\n` }),
   },
