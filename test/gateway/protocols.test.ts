@@ -211,7 +211,6 @@ test('a 50 MB upload streams: the upstream receives bytes before the client has 
   streamEvents.length = 0;
   const total = 50 * 1024 * 1024;
   const chunk = Buffer.alloc(256 * 1024, 7);
-  const rssBefore = process.memoryUsage().rss;
   const result = await new Promise<string>((resolve, reject) => {
     const req = http.request(`${gw.url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) } }, (res) => {
       let t = '';
@@ -232,9 +231,10 @@ test('a 50 MB upload streams: the upstream receives bytes before the client has 
     pump();
   });
   assert.equal(result, String(total));
+  // The upstream sees bytes before the client is half done: the gateway cannot be holding the body.
+  // (An RSS bound was dropped: in one process with client and upstream it measured GC timing.)
   assert.ok(streamEvents.indexOf('upstream-first-byte') < streamEvents.indexOf('client-half'), `events: ${streamEvents.join(',')}`);
   assert.ok(streamEvents.indexOf('upstream-first-byte') < streamEvents.indexOf('client-done'));
-  assert.ok(process.memoryUsage().rss - rssBefore < 40 * 1024 * 1024, 'the body is not held in memory');
 });
 
 test('a refused connection is retried on another endpoint, and the refusing endpoint is ejected', async () => {
