@@ -323,6 +323,13 @@ export class JsonValue {
     if (a !== null) for (let i = 0, n = a.length; i < n; i++) out.push(a.stringAt(i));
     return out;
   }
+  /** Array-of-strings field as a set (duplicates folded); empty when missing. */
+  getStringSet(key: string): Set<string> {
+    const a = this.getStringArray(key);
+    const out = new Set<string>();
+    for (let i = 0, n = a.length; i < n; i++) out.add(a[i]);
+    return out;
+  }
 }
 
 /** A JSON object (a {@link JsonValue} of kind OBJECT). */

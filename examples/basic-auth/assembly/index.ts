@@ -29,11 +29,7 @@ function parseConsumers(json: JsonObject, config: Config): void {
 }
 
 function parseAllow(json: JsonObject, config: Config): void {
-  if (!json.has("allow")) return;
-  const allow = json.getStringArray("allow");
-  const set = new Set<string>();
-  for (let i = 0; i < allow.length; i++) set.add(allow[i]);
-  config.allow = set;
+  if (json.has("allow")) config.allow = json.getStringSet("allow");
 }
 
 function parseConfig(json: JsonObject, config: Config): void {
