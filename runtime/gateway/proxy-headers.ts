@@ -94,6 +94,35 @@ export function responseHeaderList(status: number, headers: Record<string, strin
   return out;
 }
 
+/**
+ * Response headers as undici's dispatcher hands them over (alternating raw name and value
+ * buffers) as a flat `[name, value, ...]` list for `writeHead`: names lower-case, hop-by-hop
+ * headers removed. Latin-1 keeps every byte as it came.
+ */
+export function rawHeaderPairs(raw: Buffer[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(name)) continue;
+    out.push(name, raw[i + 1].toString('latin1'));
+  }
+  return out;
+}
+
+/** A flat `[name, value, ...]` list as a header list with `:status` first. */
+export function pairsToHeaderList(status: number, pairs: string[]): HeaderList {
+  const out: HeaderList = [[':status', String(status)]];
+  for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]]);
+  return out;
+}
+
+/** A header list as the flat `[name, value, ...]` form `writeHead` takes, pseudo-headers left out. */
+export function outgoingPairs(list: HeaderList): string[] {
+  const out: string[] = [];
+  for (const [k, v] of list) if (k.charCodeAt(0) !== 58) out.push(k, v);
+  return out;
+}
+
 /** A header list (without pseudo-headers) as a Node outgoing-headers object. */
 export function toHeaderObject(list: HeaderList): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};

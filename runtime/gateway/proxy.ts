@@ -4,14 +4,15 @@
  * back-pressure both ways unless a plugin asks for them.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult, StreamInfo } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
-import { addForwardedHeaders, findHeader, isHopByHop, removeHeader, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
+import { addForwardedHeaders, findHeader, isHopByHop, outgoingPairs, pairsToHeaderList, rawHeaderPairs, removeHeader, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, rewritePath, type CompiledRoute } from './router.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
@@ -48,24 +49,10 @@ interface SyncPhases {
 }
 type Chain = ChainLike & SyncPhases;
 
-/**
- * The abort handle given to undici (which takes an EventEmitter with `aborted`/`reason` as a
- * signal): an AbortController costs an AbortSignal (an EventTarget) per request on the hot path.
- * The reason is the same DOMException `AbortController.abort()` gives.
- */
-class UpstreamAbort extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = new DOMException('This operation was aborted', 'AbortError');
-    this.emit('abort');
-  }
-}
-
 const EMPTY = new Uint8Array(0);
-const ignoreError = (): void => undefined;
+const noop = (): void => undefined;
+/** The reason given to undici when the gateway cancels an upstream request itself. */
+const CANCELLED = new Error('cancelled by the gateway');
 const textEncoder = new TextEncoder();
 
 function stripIp(addr: string | undefined): string {
@@ -94,8 +81,14 @@ export function handleRequest(ctx: ProxyContext, req: DownReq, res: DownRes, con
   ex.run().catch((err) => ex.fail(err));
 }
 
-function streamFactory(data: { statusCode: number; headers: Record<string, string | string[] | undefined>; opaque: unknown }): NodeJS.WritableStream {
-  return (data.opaque as Exchange).streamHead(data.statusCode, data.headers);
+/** An upstream request in flight: what a retry on another endpoint needs. */
+interface UpstreamRequest {
+  cluster: UpstreamCluster;
+  headers: HeaderList;
+  endOfStream: boolean;
+  bodyNeedsChain: boolean;
+  endpoint: Endpoint;
+  attempt: number;
 }
 
 class Exchange {
@@ -109,9 +102,18 @@ class Exchange {
   private authority = '';
   private status = 0;
   private chain?: Chain;
+  private upstream?: UpstreamRequest;
   private upstreamStream?: ClientHttp2Stream;
-  private upstreamBody?: Readable;
-  private abort?: UpstreamAbort;
+  private abortH1?: (err?: Error) => void;
+  private resumeUpstream: () => void = noop;
+  /** The upstream request was cancelled by us: its errors are not upstream failures. */
+  private cancelled = false;
+  /** The upstream's response head arrived. */
+  private responded = false;
+  /** A plugin phase on the response is pending (the upstream is paused meanwhile). */
+  private phasePending = false;
+  private deferredEnd?: { trailers: Record<string, string> | undefined };
+  private method = 'GET';
   private done = false;
   private detail?: string;
   private readonly protocol: string;
@@ -198,46 +200,71 @@ class Exchange {
     addForwardedHeaders(headers, stripIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
     const bodyNeedsChain = !endOfStream && this.chain?.wantsRequestBody === true;
-    await this.forward(cluster, headers, endOfStream, bodyNeedsChain);
+    this.forward(cluster, headers, endOfStream, bodyNeedsChain);
   }
 
-  /** Sends the request upstream, with one retry on another endpoint when the connect fails and the body is not yet consumed. */
-  private async forward(cluster: UpstreamCluster, headers: HeaderList, endOfStream: boolean, bodyNeedsChain: boolean): Promise<void> {
-    let ep: Endpoint | undefined = cluster.pick();
+  /** Sends the request upstream; a connect failure is retried once on another endpoint (see `upstreamFailed`). */
+  private forward(cluster: UpstreamCluster, headers: HeaderList, endOfStream: boolean, bodyNeedsChain: boolean): void {
+    const ep = cluster.pick();
     if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
-    for (let attempt = 0; ; attempt++) {
-      this.upstreamAddr = ep.address;
-      if (this.chain) this.chain.info.upstreamAddress = ep.address;
-      const cur: Endpoint = ep;
-      try {
-        if (cur.http2) await this.forwardH2(cur, headers, endOfStream, bodyNeedsChain, cluster);
-        else await this.forwardH1(cur, headers, endOfStream, bodyNeedsChain, cluster);
-        return;
-      } catch (err) {
-        if (this.done) return;
-        // A plugin already answered (local reply during the body) and the upstream request was
-        // aborted for it: that is not an upstream failure, and the answer must not be reset.
-        if (this.res.writableEnded) return;
-        // Headers Node/undici refuse to write (CR, LF, NUL, bad names), set by a plugin: not the upstream's fault.
-        const invalid = (err as { code?: string }).code;
-        if (invalid === 'UND_ERR_INVALID_ARG' || invalid === 'ERR_INVALID_CHAR' || invalid === 'ERR_INVALID_HTTP_TOKEN') {
-          return this.sendSimple(500, 'invalid_header', `invalid header: ${(err as Error).message}`);
-        }
-        if (isConnectFailure(err)) {
-          cluster.eject(cur);
-          cluster.errors++;
-          this.ctx.stats.upstreamError(cluster.model.name);
-          const retryable = endOfStream || (this.req as Readable).readableDidRead === false;
-          const next: Endpoint | undefined = attempt === 0 && retryable ? cluster.pick(cur) : undefined;
-          if (next) { ep = next; continue; }
-          return this.sendSimple(503, 'upstream_connect_failure', `upstream connect error: ${(err as Error).message}`);
-        }
-        this.ctx.stats.upstreamError(cluster.model.name);
-        const code = (err as { code?: string }).code;
-        if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return this.sendSimple(504, 'upstream_response_timeout', 'upstream request timeout');
-        return this.sendSimple(502, 'upstream_reset', `upstream error: ${(err as Error).message}`);
-      }
+    this.upstream = { cluster, headers, endOfStream, bodyNeedsChain, endpoint: ep, attempt: 0 };
+    this.send(ep);
+  }
+
+  private send(ep: Endpoint): void {
+    const up = this.upstream!;
+    up.endpoint = ep;
+    this.upstreamAddr = ep.address;
+    if (this.chain) this.chain.info.upstreamAddress = ep.address;
+    try {
+      if (ep.http2) this.sendH2(ep);
+      else this.sendH1(ep);
+    } catch (err) {
+      this.upstreamFailed(err);
     }
+  }
+
+  /** The upstream request failed before its response head arrived. */
+  private upstreamFailed(err: unknown): void {
+    if (this.done || this.cancelled) return;
+    // A plugin already answered (local reply during the body) and the upstream request was
+    // cancelled for it: that is not an upstream failure, and the answer must not be reset.
+    if (this.res.writableEnded) return;
+    const up = this.upstream!;
+    const code = (err as { code?: string }).code;
+    // Headers Node/undici refuse to write (CR, LF, NUL, bad names), set by a plugin: not the upstream's fault.
+    if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN') {
+      return this.sendSimple(500, 'invalid_header', `invalid header: ${(err as Error).message}`);
+    }
+    this.ctx.stats.upstreamError(up.cluster.model.name);
+    if (isConnectFailure(err)) {
+      up.cluster.eject(up.endpoint);
+      up.cluster.errors++;
+      const retryable = up.endOfStream || (this.req as Readable).readableDidRead === false;
+      const next = up.attempt === 0 && retryable ? up.cluster.pick(up.endpoint) : undefined;
+      if (next) {
+        up.attempt++;
+        return this.send(next);
+      }
+      return this.sendSimple(503, 'upstream_connect_failure', `upstream connect error: ${(err as Error).message}`);
+    }
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return this.sendSimple(504, 'upstream_response_timeout', 'upstream request timeout');
+    this.sendSimple(502, 'upstream_reset', `upstream error: ${(err as Error).message}`);
+  }
+
+  /** The upstream connection broke after the response head was sent on. */
+  private upstreamBroke(err: unknown): void {
+    if (this.done || this.cancelled) return;
+    this.ctx.stats.upstreamError(this.upstream!.cluster.model.name);
+    this.reset(`upstream error: ${(err as Error).message}`);
+  }
+
+  /** Stops the upstream request (downstream gone, or a plugin answered). Idempotent. */
+  private cancelUpstream(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.abortH1?.(CANCELLED);
+    if (this.upstreamStream && !this.upstreamStream.closed) this.upstreamStream.close(http2.constants.NGHTTP2_CANCEL);
   }
 
   private requestBodySource(bodyNeedsChain: boolean): AsyncIterable<Uint8Array> | Readable {
@@ -263,18 +290,21 @@ class Exchange {
   /** False when the phase ended the stream (local response or reset already handled). */
   private handleBodyResult(r: PhaseResult): boolean {
     if (r.kind === 'continue') return true;
-    this.abort?.abort();
-    this.upstreamStream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.cancelUpstream();
     if (r.kind === 'local') this.sendLocal(r.response);
     else this.reset(r.reason);
     return false;
   }
 
-  private async forwardH1(ep: Endpoint, headers: HeaderList, endOfStream: boolean, bodyNeedsChain: boolean, cluster: UpstreamCluster): Promise<void> {
+  // --- HTTP/1.1 upstream: undici's dispatcher calls the handler methods below directly (no
+  // promise, Readable or AsyncResource per request), and back-pressure is its pause/resume.
+
+  private sendH1(ep: Endpoint): void {
+    const up = this.upstream!;
     const flat: string[] = [];
     let method = 'GET';
     let path = '/';
-    for (const [k, v] of headers) {
+    for (const [k, v] of up.headers) {
       if (k.charCodeAt(0) === 58) {
         if (k === ':method') method = v;
         else if (k === ':path') path = v;
@@ -284,93 +314,87 @@ class Exchange {
       if (k === 'te') continue;
       flat.push(k, v);
     }
-    this.abort = new UpstreamAbort();
-    const timeout = this.route?.model.timeoutMs;
-    if (!this.chain) {
-      // No plugin: undici writes the body straight into the downstream response (back-pressure included).
-      await ep.h1().stream({
-        method: method as 'GET',
-        path,
-        headers: flat,
-        body: endOfStream ? null : (this.req as Readable),
-        signal: this.abort as unknown as AbortSignal,
-        headersTimeout: timeout,
-        opaque: this,
-      }, streamFactory as unknown as Parameters<ReturnType<Endpoint["h1"]>["stream"]>[1]);
-      return;
-    }
-    const r = await ep.h1().request({
+    this.method = method;
+    ep.h1().dispatch({
       method: method as 'GET',
       path,
       headers: flat,
-      body: endOfStream ? null : this.requestBodySource(bodyNeedsChain) as Readable,
-      signal: this.abort as unknown as AbortSignal,
-      headersTimeout: timeout,
-    });
-    this.upstreamBody = r.body;
-    // Destroying an undici body emits 'error' (UND_ERR_ABORTED): without a listener that ends the process.
-    r.body.on('error', ignoreError);
-    if (this.done) { r.body.destroy(); return; }
-    const respHeaders = responseHeaderList(r.statusCode, r.headers);
-    const noBody = method === 'HEAD' || r.statusCode === 204 || r.statusCode === 304 || r.headers['content-length'] === '0';
-    await this.respond(r.statusCode, respHeaders, r.body, noBody, () => r.trailers as Record<string, string>, cluster);
+      body: up.endOfStream ? null : this.requestBodySource(up.bodyNeedsChain) as Readable,
+      headersTimeout: this.route?.model.timeoutMs,
+    }, this as unknown as Dispatcher.DispatchHandler);
   }
 
-  /** Response head for the no-plugin path; returns the writable undici streams the body into. */
-  streamHead(status: number, upstream: Record<string, string | string[] | undefined>): NodeJS.WritableStream {
-    const res = this.res as ServerResponse;
-    this.status = status;
-    const mods = this.route?.model.responseHeaders;
-    if (mods) {
-      const list = responseHeaderList(status, upstream);
-      applyMods(list, mods);
-      res.writeHead(status, toHeaderObject(list));
-      return res;
+  /** undici handler: the request is about to be written; `abort` cancels it. */
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortH1 = abort;
+    if (this.cancelled) abort(CANCELLED);
+  }
+
+  /** undici handler: the response head. Returning false pauses the upstream until `resumeUpstream`. */
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // 1xx informational: not passed on
+    this.resumeUpstream = resume;
+    this.responded = true;
+    const pairs = rawHeaderPairs(raw);
+    if (!this.chain && !this.route?.model.responseHeaders) return this.writeResponseHead(status, pairs);
+    let noBody = this.method === 'HEAD' || status === 204 || status === 304;
+    for (let i = 0; i < pairs.length && !noBody; i += 2) if (pairs[i] === 'content-length') noBody = pairs[i + 1] === '0';
+    return this.upstreamHead(status, pairsToHeaderList(status, pairs), noBody);
+  }
+
+  /** undici handler: a response body chunk; false pauses the upstream. */
+  onData(chunk: Buffer): boolean {
+    return this.upstreamData(chunk);
+  }
+
+  /** undici handler: the response ended, with trailers as raw name/value buffers. */
+  onComplete(trailers: Buffer[] | null): void {
+    let t: Record<string, string> | undefined;
+    if (trailers?.length) {
+      const pairs = rawHeaderPairs(trailers);
+      t = {};
+      for (let i = 0; i < pairs.length; i += 2) t[pairs[i]] = pairs[i + 1];
     }
+    this.upstreamEnd(t);
+  }
+
+  /** undici handler: the request failed (connect, timeout, reset, or our own cancel). */
+  onError(err: Error): void {
+    if (this.responded) this.upstreamBroke(err);
+    else this.upstreamFailed(err);
+  }
+
+  // --- HTTP/2 upstream (h2, h2c, gRPC): a node:http2 stream feeding the same response path.
+
+  private sendH2(ep: Endpoint): void {
+    const up = this.upstream!;
+    const session = ep.h2();
     const out: Record<string, string | string[]> = {};
-    for (const k in upstream) {
-      const v = upstream[k];
-      if (v !== undefined && !isHopByHop(k)) out[k] = v;
+    for (const [k, v] of up.headers) {
+      if (k === ':scheme') { out[k] = ep.origin.startsWith('https') ? 'https' : 'http'; continue; }
+      const prev = out[k];
+      if (prev === undefined) out[k] = v;
+      else if (typeof prev === 'string') out[k] = [prev, v];
+      else prev.push(v);
     }
-    res.writeHead(status, out);
-    return res;
-  }
-
-  private forwardH2(ep: Endpoint, headers: HeaderList, endOfStream: boolean, bodyNeedsChain: boolean, cluster: UpstreamCluster): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const session = ep.h2();
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of headers) {
-        if (k === ':scheme') { out[k] = ep.origin.startsWith('https') ? 'https' : 'http'; continue; }
-        const prev = out[k];
-        if (prev === undefined) out[k] = v;
-        else if (typeof prev === 'string') out[k] = [prev, v];
-        else prev.push(v);
-      }
-      let stream: ClientHttp2Stream;
-      try {
-        stream = session.request(out, { endStream: endOfStream });
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      this.upstreamStream = stream;
-      let responded = false;
-      let trailers: Record<string, string> | undefined;
-      stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
-      stream.once('error', (err) => {
-        if (!responded) reject(ep.h2ConnectError(session) ?? err);
-        else this.reset('upstream stream error');
-      });
-      stream.once('response', (h, flags) => {
-        responded = true;
-        const status = Number(h[':status']);
-        const list = responseHeaderList(status, h as Record<string, string>);
-        const noBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-        this.respond(status, list, stream, noBody, () => trailers, cluster).then(resolve, reject);
-      });
-      if (!endOfStream) this.pumpToH2(stream, bodyNeedsChain).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    const stream = session.request(out, { endStream: up.endOfStream });
+    this.upstreamStream = stream;
+    let trailers: Record<string, string> | undefined;
+    stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
+    stream.once('error', (err) => {
+      if (this.responded) this.upstreamBroke(err);
+      else this.upstreamFailed(ep.h2ConnectError(session) ?? err);
     });
+    stream.once('response', (h, flags) => {
+      this.responded = true;
+      this.resumeUpstream = () => stream.resume();
+      stream.on('data', (chunk: Buffer) => { if (!this.upstreamData(chunk)) stream.pause(); });
+      stream.once('end', () => this.upstreamEnd(trailers));
+      const status = Number(h[':status']);
+      const noBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      if (!this.upstreamHead(status, responseHeaderList(status, h as Record<string, string>), noBody)) stream.pause();
+    });
+    if (!up.endOfStream) this.pumpToH2(stream, up.bodyNeedsChain).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
   }
 
   private async pumpToH2(stream: ClientHttp2Stream, bodyNeedsChain: boolean): Promise<void> {
@@ -390,52 +414,130 @@ class Exchange {
     if (!this.done) stream.end();
   }
 
-  /** Passes the upstream response through the chain (if any) to the client. */
-  private async respond(status: number, headers: HeaderList, body: Readable, noBody: boolean, getTrailers: () => Record<string, string> | undefined, cluster: UpstreamCluster): Promise<void> {
+  // --- The response path, whatever the upstream protocol. Each step returns false when the
+  // upstream must pause: the client is slow, or a plugin phase is pending (then the phase's
+  // continuation resumes it, or runs the end that arrived meanwhile).
+
+  /** Response head through the chain's response-headers phase. */
+  private upstreamHead(status: number, headers: HeaderList, noBody: boolean): boolean {
     const chain = this.chain;
-    if (chain) {
-      chain.info.responseCode = status;
-      const p = chain.responseHeadersNow ? chain.responseHeadersNow(headers, noBody) : chain.responseHeaders(headers, noBody);
-      const r = p instanceof Promise ? await p : p;
-      if (this.done) { body.destroy(); return; }
-      if (r.kind === 'local') { body.destroy(); return this.sendLocal(r.response); }
-      if (r.kind === 'reset') { body.destroy(); return this.reset(r.reason); }
-      if (r.headers) headers = r.headers;
+    if (!chain) return this.writeResponseHead(status, headers);
+    chain.info.responseCode = status;
+    const p = chain.responseHeadersNow ? chain.responseHeadersNow(headers, noBody) : chain.responseHeaders(headers, noBody);
+    if (p instanceof Promise) {
+      this.phasePending = true;
+      p.then((r) => { if (this.afterResponseHeaders(r, status, headers)) this.phaseDone(); }, (err) => this.failAfterPhase(err));
+      return false;
     }
-    applyMods(headers, this.route?.model.responseHeaders);
-    const st = Number(headers[0][0] === ':status' ? headers[0][1] : status);
-    this.status = st;
-    const res = this.res as ServerResponse;
-    res.writeHead(st, toHeaderObject(headers));
-    if (!chain?.wantsResponseBody) {
-      body.pipe(res as NodeJS.WritableStream, { end: false });
-      await once(body, 'end');
-      const t = getTrailers();
-      if (chain && t && Object.keys(t).length) {
-        const r = await chain.responseTrailers(Object.entries(t));
-        if (r.kind === 'continue' && r.headers) return this.endWithTrailers(Object.fromEntries(r.headers));
-      }
-      return this.endWithTrailers(t);
+    return this.afterResponseHeaders(p, status, headers);
+  }
+
+  private afterResponseHeaders(r: PhaseResult, status: number, headers: HeaderList): boolean {
+    if (this.done) return false;
+    if (r.kind === 'local') { this.cancelUpstream(); this.sendLocal(r.response); return false; }
+    if (r.kind === 'reset') { this.cancelUpstream(); this.reset(r.reason); return false; }
+    return this.writeResponseHead(status, r.headers ?? headers);
+  }
+
+  /** Writes the response head: a header list (with `:status`) or, on the no-plugin path, undici's flat pairs. */
+  private writeResponseHead(status: number, headers: HeaderList | string[]): boolean {
+    const mods = this.route?.model.responseHeaders;
+    let list = headers;
+    if (mods) {
+      if (typeof list[0] === 'string') list = pairsToHeaderList(status, list as string[]);
+      applyMods(list as HeaderList, mods);
     }
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      const p = chain.responseDataNow ? chain.responseDataNow(chunk, false) : chain.responseData(chunk, false);
-      const r = p instanceof Promise ? await p : p;
-      if (this.done) return;
-      if (r.kind !== 'continue') return this.reset(r.kind === 'reset' ? r.reason : 'local response after headers');
-      if (r.data && r.data.length && !res.write(r.data)) await once(res, 'drain');
+    let out: string[];
+    if (list.length && typeof list[0] !== 'string') {
+      const tuples = list as HeaderList;
+      if (tuples[0][0] === ':status') status = Number(tuples[0][1]);
+      out = outgoingPairs(tuples);
+    } else out = list as string[];
+    this.status = status;
+    try {
+      this.res.writeHead(status, out as unknown as Record<string, string>);
+    } catch (err) {
+      // A plugin set a header Node refuses to write (CR, LF, NUL, a bad name).
+      this.cancelUpstream();
+      this.sendSimple(500, 'invalid_header', `invalid header: ${(err as Error).message}`);
+      return false;
     }
-    const p = chain.responseDataNow ? chain.responseDataNow(EMPTY, true) : chain.responseData(EMPTY, true);
-    const r = p instanceof Promise ? await p : p;
+    return true;
+  }
+
+  /** A response body chunk: through the chain if a plugin reads the body, then to the client. */
+  private upstreamData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    const chain = this.chain;
+    if (!chain?.wantsResponseBody) return this.write(chunk);
+    const p = chain.responseDataNow ? chain.responseDataNow(chunk, false) : chain.responseData(chunk, false);
+    if (p instanceof Promise) {
+      this.phasePending = true;
+      p.then((r) => { if (this.afterResponseData(r)) this.phaseDone(); }, (err) => this.failAfterPhase(err));
+      return false;
+    }
+    return this.afterResponseData(p);
+  }
+
+  private afterResponseData(r: PhaseResult): boolean {
+    if (this.done) return false;
+    if (r.kind !== 'continue') { this.cancelUpstream(); this.reset(r.kind === 'reset' ? r.reason : 'local response after headers'); return false; }
+    return r.data && r.data.length ? this.write(r.data) : true;
+  }
+
+  /** Writes to the client; on back-pressure the upstream pauses until the client drains. */
+  private write(chunk: Uint8Array): boolean {
+    if ((this.res as ServerResponse).write(chunk)) return true;
+    this.res.once('drain', this.resumeUpstream);
+    return false;
+  }
+
+  /** The upstream response ended (with its trailers, if any). */
+  private upstreamEnd(trailers: Record<string, string> | undefined): void {
     if (this.done) return;
-    if (r.kind !== 'continue') return this.reset('response body rejected');
-    if (r.data && r.data.length) res.write(r.data);
-    let t = getTrailers();
-    if (t && Object.keys(t).length) {
-      const tr = await chain.responseTrailers(Object.entries(t));
-      if (tr.kind === 'continue' && tr.headers) t = Object.fromEntries(tr.headers);
+    if (this.phasePending) { this.deferredEnd = { trailers }; return; }
+    const chain = this.chain;
+    if (!chain) return this.endWithTrailers(trailers);
+    if (chain.wantsResponseBody) {
+      const p = chain.responseDataNow ? chain.responseDataNow(EMPTY, true) : chain.responseData(EMPTY, true);
+      if (p instanceof Promise) {
+        p.then((r) => { if (this.afterLastData(r)) this.endThroughChain(trailers); }, (err) => this.failAfterPhase(err));
+        return;
+      }
+      if (!this.afterLastData(p)) return;
     }
-    this.endWithTrailers(t);
-    void cluster;
+    this.endThroughChain(trailers);
+  }
+
+  private afterLastData(r: PhaseResult): boolean {
+    if (this.done) return false;
+    if (r.kind !== 'continue') { this.reset('response body rejected'); return false; }
+    if (r.data && r.data.length) (this.res as ServerResponse).write(r.data);
+    return true;
+  }
+
+  /** Trailers through the chain's response-trailers phase, then the end of the response. */
+  private endThroughChain(trailers: Record<string, string> | undefined): void {
+    if (!trailers || !Object.keys(trailers).length) return this.endWithTrailers(trailers);
+    this.chain!.responseTrailers(Object.entries(trailers)).then((r) => {
+      this.endWithTrailers(r.kind === 'continue' && r.headers ? Object.fromEntries(r.headers) : trailers);
+    }, (err) => this.failAfterPhase(err));
+  }
+
+  /** A pending plugin phase finished and the stream goes on: run the end that arrived meanwhile, or resume the upstream. */
+  private phaseDone(): void {
+    this.phasePending = false;
+    const end = this.deferredEnd;
+    if (end) {
+      this.deferredEnd = undefined;
+      this.upstreamEnd(end.trailers);
+    } else this.resumeUpstream();
+  }
+
+  private failAfterPhase(err: unknown): void {
+    this.phasePending = false;
+    this.cancelUpstream();
+    this.fail(err);
   }
 
   private endWithTrailers(t: Record<string, string> | undefined): void {
@@ -485,9 +587,7 @@ class Exchange {
   private reset(reason: string): void {
     this.detail = reason;
     if (!this.status) this.status = 0;
-    this.abort?.abort();
-    this.upstreamBody?.destroy();
-    this.upstreamStream?.close(http2.constants.NGHTTP2_CANCEL);
+    this.cancelUpstream();
     const res = this.res as ServerResponse & { stream?: { close(code: number): void } };
     if (this.req.httpVersionMajor === 2) (this.res as Http2ServerResponse).stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     else res.destroy();
@@ -503,11 +603,7 @@ class Exchange {
     if (this.done) return;
     this.done = true;
     const ended = this.res.writableFinished;
-    if (!ended) {
-      this.abort?.abort();
-      this.upstreamBody?.destroy();
-      if (this.upstreamStream && !this.upstreamStream.closed) this.upstreamStream.close(http2.constants.NGHTTP2_CANCEL);
-    }
+    if (!ended) this.cancelUpstream();
     const chain = this.chain;
     if (chain) {
       chain.info.responseCode = this.status;
