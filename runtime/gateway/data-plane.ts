@@ -13,6 +13,7 @@ import { GatewayStats, type StatsData } from './stats.js';
 import { UpstreamCluster } from './upstream-pool.js';
 import { handleUpgrade } from './websocket.js';
 
+/** What needs a new server socket when it changes; other listener settings (client timeouts, name) are updated in place. */
 function listenerKey(l: ModelListener): string {
   return JSON.stringify([l.address, l.port, l.tls ?? null]);
 }
@@ -122,7 +123,7 @@ export class DataPlane {
         if (this.listeners.has(key)) continue;
         const listener = new Listener(l, {
           request: (req, res, conn) => handleRequest(this.ctx, req, res, conn),
-          upgrade: (req, socket, head, conn) => handleUpgrade((this.current ?? this.pending)!, req, socket, head, conn),
+          upgrade: (req, socket, head, conn) => handleUpgrade(this.ctx, req, socket, head, conn),
         });
         await listener.listen();
         opened.push(listener);
@@ -137,7 +138,9 @@ export class DataPlane {
     }
   }
 
+  /** After the swap: listeners the model no longer has are closed; kept ones take their new settings (timeouts). */
   private closeStaleListeners(model: ConfigModel): void {
+    for (const l of model.listeners) this.listeners.get(listenerKey(l))?.update(l);
     const keep = new Set(model.listeners.map(listenerKey));
     for (const [key, l] of this.listeners) {
       if (!keep.has(key)) {

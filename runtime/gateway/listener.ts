@@ -53,28 +53,41 @@ function replayable(socket: net.Socket): Duplex {
   return d;
 }
 
+/** Node's interval for the HTTP/1 headersTimeout check; a quarter of the limit so short limits are not stretched (30 s by default). */
+function checkIntervalMs(headersMs: number): number {
+  return Math.max(10, Math.min(1000, Math.floor(headersMs / 4)));
+}
+
+/**
+ * The TLS handshake limit lives in a private field of `tls.Server`, read for each new connection
+ * (there is no setter); found by its symbol's description so a changed headersTimeoutMs reaches
+ * new handshakes on a running listener. Undefined when Node names it differently.
+ */
+function handshakeTimeoutKey(server: object): symbol | undefined {
+  return Object.getOwnPropertySymbols(server).find((s) => s.description === 'handshake-timeout');
+}
+
 /** One running listener. */
 export class Listener {
-  readonly model: ModelListener;
+  /** The listener's configuration; {@link update} replaces it when only timeouts (or the name) changed. */
+  model: ModelListener;
   private readonly server: net.Server;
   private readonly h1?: http.Server;
   private readonly h2: http2.Http2Server | http2.Http2SecureServer;
   private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.Http2Session>();
   private pendingH2c?: ConnInfo;
+  private headersMs: number;
+  private idleMs: number;
 
   constructor(model: ModelListener, private readonly handlers: ListenerHandlers) {
     this.model = model;
-    const headersMs = model.headersTimeoutMs ?? 60_000;
-    const idleMs = model.idleTimeoutMs ?? 65_000;
-    // Node checks headersTimeout on this interval (30 s by default), which would stretch short limits.
-    const checkMs = Math.max(10, Math.min(1000, Math.floor(headersMs / 4)));
-    const idleSession = (sess: http2.Http2Session) => {
-      // No frame either way for idleMs: GOAWAY, and gone if the client does not leave.
-      sess.setTimeout(idleMs, () => {
-        sess.close();
-        setTimeout(() => sess.destroy(), 1000).unref();
-      });
-    };
+    this.headersMs = model.headersTimeoutMs ?? 60_000;
+    this.idleMs = model.idleTimeoutMs ?? 65_000;
+    const headersMs = this.headersMs;
+    const idleMs = this.idleMs;
+    const checkMs = checkIntervalMs(headersMs);
+    const guard = (sess: http2.Http2Session) => this.guardSession(sess);
     if (model.tls?.length) {
       const contexts = model.tls.map((c) => ({ cert: c, ctx: tls.createSecureContext({ cert: c.cert, key: c.key }) }));
       const secure = http2.createSecureServer({
@@ -87,7 +100,7 @@ export class Listener {
       });
       // The HTTP/1.1 side of an allowHTTP1 server reads these like an http.Server does.
       Object.assign(secure, { headersTimeout: headersMs, keepAliveTimeout: idleMs, requestTimeout: 0, connectionsCheckingInterval: checkMs });
-      secure.on('session', idleSession);
+      secure.on('session', guard);
       secure.on('request', (req, res) => {
         const info = infoOf((req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket) as net.Socket, true);
         handlers.request(req as DownReq, res as DownRes, info);
@@ -106,7 +119,7 @@ export class Listener {
       h1.on('upgrade', (req, socket, head) => handlers.upgrade(req, socket as net.Socket, head, infoOf(socket as net.Socket, false)));
       const sessionInfo = new WeakMap<http2.Http2Session, ConnInfo>();
       const h2 = http2.createServer({});
-      h2.on('session', (sess) => { if (this.pendingH2c) sessionInfo.set(sess, this.pendingH2c); this.pendingH2c = undefined; idleSession(sess); });
+      h2.on('session', (sess) => { if (this.pendingH2c) sessionInfo.set(sess, this.pendingH2c); this.pendingH2c = undefined; guard(sess); });
       h2.on('request', (req, res) => {
         const info = sessionInfo.get(req.stream.session!) ?? { id: 0, remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, tls: false };
         handlers.request(req, res, info);
@@ -117,7 +130,7 @@ export class Listener {
         this.track(socket);
         // Until the first byte decides h1 or h2c no server owns the socket: a client that sends
         // nothing would otherwise hold it (and its fd) forever.
-        socket.setTimeout(headersMs, () => socket.destroy());
+        socket.setTimeout(this.headersMs, () => socket.destroy());
         socket.once('data', (chunk) => {
           socket.setTimeout(0);
           socket.pause();
@@ -134,6 +147,72 @@ export class Listener {
         });
       });
     }
+  }
+
+  /**
+   * Client timeouts for an HTTP/2 session. Node's session timeout counts any frame as activity,
+   * so a client sending only PINGs or SETTINGS (or stalled in the middle of a HEADERS block, which
+   * nghttp2 does not report as a stream) would never expire. So while the session has no open
+   * stream a timer runs that frames do not reset: headersTimeoutMs until the first request (as a
+   * connection's first request head on HTTP/1.1), idleTimeoutMs after the last one ended. With
+   * streams open, idleTimeoutMs without any frame either way still ends the session.
+   * Expiry: GOAWAY, then the socket is destroyed if the client does not leave within a second.
+   */
+  private guardSession(sess: http2.Http2Session): void {
+    this.sessions.add(sess);
+    let open = 0;
+    let served = false;
+    let timer: NodeJS.Timeout | undefined;
+    const expire = () => {
+      clearTimeout(timer);
+      if (sess.destroyed) return;
+      sess.close();
+      setTimeout(() => sess.destroy(), 1000).unref();
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, served ? this.idleMs : this.headersMs);
+      timer.unref();
+    };
+    sess.setTimeout(this.idleMs, expire);
+    sess.on('stream', (stream: http2.ServerHttp2Stream) => {
+      served = true;
+      open++;
+      clearTimeout(timer);
+      stream.once('close', () => { if (--open === 0 && !sess.closed && !sess.destroyed) arm(); });
+    });
+    sess.once('close', () => { clearTimeout(timer); this.sessions.delete(sess); });
+    arm();
+  }
+
+  /**
+   * Takes a new configuration for the same address, port and certificates: changed client
+   * timeouts apply to the running servers without closing the port or any connection. New
+   * connections and the next request head or idle period of existing ones use the new values;
+   * open HTTP/2 sessions get the new idle limit at once.
+   */
+  update(model: ModelListener): void {
+    this.model = model;
+    const headersMs = model.headersTimeoutMs ?? 60_000;
+    const idleMs = model.idleTimeoutMs ?? 65_000;
+    if (headersMs === this.headersMs && idleMs === this.idleMs) return;
+    const headersChanged = headersMs !== this.headersMs;
+    this.headersMs = headersMs;
+    this.idleMs = idleMs;
+    // connectionsCheckingInterval is a constructor option and a plain property, missing from @types/node's Server.
+    const h1 = (this.h1 ?? this.h2) as unknown as http.Server & { connectionsCheckingInterval: number };
+    h1.headersTimeout = headersMs;
+    h1.keepAliveTimeout = idleMs;
+    if (headersChanged) {
+      h1.connectionsCheckingInterval = checkIntervalMs(headersMs);
+      // Node (re)starts the check interval on 'listening', clearing the previous one.
+      if (this.h1 || this.server.listening) h1.emit('listening');
+      if (!this.h1) {
+        const key = handshakeTimeoutKey(this.server);
+        if (key) (this.server as unknown as Record<symbol, number>)[key] = headersMs;
+      }
+    }
+    for (const sess of this.sessions) if (!sess.destroyed) sess.setTimeout(idleMs);
   }
 
   private track(s: net.Socket): void {

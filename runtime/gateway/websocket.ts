@@ -1,58 +1,393 @@
 /**
- * HTTP/1.1 upgrade passthrough (WebSocket): route the upgrade request like any other, then
- * splice the client and upstream sockets together. The upstream's `101` answer passes through
- * unchanged. Plugins do not see upgraded streams.
+ * HTTP/1.1 upgrades (WebSocket). The upgrade request is routed like any request and its headers
+ * run through the route's plugin chain, as Envoy runs the HTTP filters' `on_request_headers` on
+ * it: a plugin may answer locally (a 401 before any upgrade; no upstream connection is made) or
+ * change the headers the upstream sees. The upstream's answer head (`101`, or a refusal) runs
+ * through the response-header callbacks, so plugins may add headers to the `101`. After that the
+ * client and upstream sockets are spliced; the frames of the upgraded connection are not shown
+ * to plugins.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { IncomingMessage } from 'node:http';
-import type { ConnInfo } from './proxy.js';
-import { chooseCluster, hostOf, rewritePath } from './router.js';
-import type { Snapshot } from './snapshot.js';
+import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
+import { addForwardedHeaders, findHeader, isHopByHop, requestHeaderList } from './proxy-headers.js';
+import type { ConnInfo, ProxyContext } from './proxy.js';
+import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
+import { applyHeaderMods, applyRouterStage } from './router-stage.js';
+import type { ChainLike, Snapshot } from './snapshot.js';
+import { plainIp, streamInfoFor } from './stream-info.js';
+import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
 
-function refuse(socket: net.Socket, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+/** Largest upstream answer head read before the splice; beyond it the upstream is broken (502). */
+const MAX_HEAD_BYTES = 64 * 1024;
+/** How long a socket that got a final answer may stay half-open before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+const EMPTY = new Uint8Array(0);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+/**
+ * Proxies one upgrade request on `socket` (which Node's HTTP server has detached from its
+ * parser); `head` holds bytes the client sent after the request head. Never throws: errors
+ * become an HTTP answer on the socket or close it.
+ */
+export function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: net.Socket, head: Buffer, conn: ConnInfo): void {
+  const ex = new UpgradeExchange(ctx, req, socket, conn);
+  ex.run(head).catch((err) => ex.fail(err));
 }
 
-/** Proxies one upgrade request. */
-export function handleUpgrade(snap: Snapshot, req: IncomingMessage, socket: net.Socket, head: Buffer, conn: ConnInfo): void {
-  const url = req.url || '/';
-  const qi = url.indexOf('?');
-  const path = qi < 0 ? url : url.slice(0, qi);
-  const get = (n: string) => { const v = req.headers[n]; return Array.isArray(v) ? v[0] : v; };
-  const route = snap.router.match(hostOf(req.headers.host), req.method ?? 'GET', path, qi < 0 ? '' : url.slice(qi + 1), get);
-  if (!route || route.model.direct) return refuse(socket, 404, 'Not Found');
-  const target = chooseCluster(route, get);
-  const cluster = snap.clusters.get(target.cluster);
-  const ep = cluster?.pick();
-  if (!cluster || !ep) return refuse(socket, 503, 'Service Unavailable');
-  const newPath = rewritePath(route, target.canary, url, path);
-  const lines = [`${req.method} ${newPath} HTTP/1.1`];
-  const raw = req.rawHeaders;
-  let xff = '';
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].toLowerCase() === 'x-forwarded-for') { xff = raw[i + 1]; continue; }
-    lines.push(`${raw[i]}: ${raw[i + 1]}`);
+/** Head lines for a header list (pseudo-headers skipped), or undefined when a name or value could split the message. */
+function headLines(first: string, list: HeaderList, skip?: (name: string) => boolean): string[] | undefined {
+  const lines = [first];
+  for (const [k, v] of list) {
+    if (k.charCodeAt(0) === 58 || (skip && skip(k))) continue;
+    if (!TOKEN.test(k) || BAD_VALUE.test(v)) return undefined;
+    lines.push(`${k}: ${v}`);
   }
-  const client = (conn.remoteAddress || '').replace(/^::ffff:/, '');
-  lines.push(`x-forwarded-for: ${xff ? `${xff}, ${client}` : client}`);
-  if (!req.headers['x-forwarded-proto']) lines.push(`x-forwarded-proto: ${conn.tls ? 'https' : 'http'}`);
-  const secure = cluster.model.protocol === 'https';
-  const host = ep.model.host;
-  const up = secure
-    ? tls.connect({ host, port: ep.model.port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: cluster.model.tlsVerify })
-    : net.connect({ host, port: ep.model.port });
-  snap.acquire();
-  let released = false;
-  const release = () => { if (!released) { released = true; snap.release(); } };
-  up.once(secure ? 'secureConnect' : 'connect', () => {
-    up.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length) up.write(head);
-    up.pipe(socket);
-    socket.pipe(up);
-  });
-  up.on('error', () => { if (!socket.destroyed) refuse(socket, 502, 'Bad Gateway'); cluster.eject(ep); });
-  socket.on('error', () => up.destroy());
-  up.on('close', () => { socket.destroy(); release(); });
-  socket.on('close', () => { up.destroy(); release(); });
+  return lines;
+}
+
+/** Parses an HTTP/1.x response head (without the blank line) into `:status` + headers, names lower-cased. */
+function parseResponseHead(text: string): HeaderList | undefined {
+  const lines = text.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]);
+  if (!m) return undefined;
+  const list: HeaderList = [[':status', m[1]]];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const c = line.indexOf(':');
+    if (c <= 0) return undefined;
+    list.push([line.slice(0, c).trim().toLowerCase(), line.slice(c + 1).trim()]);
+  }
+  return list;
+}
+
+function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
+
+class UpgradeExchange {
+  private readonly snap: Snapshot;
+  private readonly start = process.hrtime.bigint();
+  private readonly requestId: string;
+  private readonly authority: string;
+  private route?: CompiledRoute;
+  private routeName = '';
+  private clusterName = '';
+  private upstreamAddr = '';
+  private chain?: ChainLike;
+  private upstream?: net.Socket;
+  private status = 0;
+  private detail?: string;
+  /** A final answer (or the upstream's head) was written to the client. */
+  private answered = false;
+  /** The client and upstream sockets are joined (after a 101). */
+  private spliced = false;
+  private done = false;
+
+  constructor(private readonly ctx: ProxyContext, private readonly req: IncomingMessage, private readonly socket: net.Socket, private readonly conn: ConnInfo) {
+    this.snap = ctx.snapshot();
+    this.snap.acquire();
+    const h = req.headers;
+    this.requestId = (Array.isArray(h['x-request-id']) ? h['x-request-id'][0] : h['x-request-id']) || randomUUID();
+    this.authority = h.host ?? '';
+    socket.on('error', () => this.upstream?.destroy());
+    socket.once('close', () => this.finish());
+    if (socket.closed) queueMicrotask(() => this.finish());
+  }
+
+  private header = (name: string): string | undefined => {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+
+  async run(head: Buffer): Promise<void> {
+    const req = this.req;
+    const method = req.method ?? 'GET';
+    const url = req.url || '/';
+    const host = hostOf(this.authority);
+    const qi = url.indexOf('?');
+    const path = qi < 0 ? url : url.slice(0, qi);
+    const route = this.snap.router.match(host, method, path, qi < 0 ? '' : url.slice(qi + 1), this.header);
+    this.route = route;
+    let canary = false;
+    if (route) {
+      this.routeName = route.model.name;
+      if (!route.model.direct) {
+        const t = chooseCluster(route, this.header);
+        this.clusterName = t.cluster;
+        canary = t.canary;
+      }
+    }
+    const scheme = this.conn.tls ? 'https' : 'http';
+    let headers = requestHeaderList(req.rawHeaders, method, url, this.authority, scheme);
+    // Envoy keeps the upgrade headers on an upgrade request (plugins see them); they are hop-by-hop otherwise.
+    const upgrade = this.header('upgrade');
+    if (upgrade) headers.push(['upgrade', upgrade], ['connection', 'upgrade']);
+
+    const plugins = this.snap.pluginsFor(this.routeName, host, this.clusterName);
+    if (plugins.length && this.snap.chainFactory) {
+      const chain = this.snap.chainFactory(plugins, streamInfoFor(this.conn, {
+        requestId: this.requestId, protocol: 'HTTP/1.1', routeName: this.routeName, clusterName: this.clusterName,
+      }));
+      this.chain = chain;
+      // Not end of stream: as in Envoy, the upgraded connection's bytes are the stream's body.
+      let r = await chain.requestHeaders(headers, false);
+      // A plugin waiting for the body before releasing the headers: the upgrade request has none, end it.
+      if (!this.done && r.kind === 'continue' && !r.headers) r = await chain.requestData(EMPTY, true);
+      if (this.done) return;
+      if (!this.applyResult(r)) return;
+      if (r.kind === 'continue' && r.headers) headers = r.headers;
+    }
+
+    if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
+    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, true);
+    const cluster = this.snap.clusters.get(this.clusterName);
+    if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
+    const ep = cluster.pick();
+    if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
+
+    applyRouterStage(headers, route, canary);
+    addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, 'HTTP/1.1');
+    const pathOut = headers[findHeader(headers, ':path')]?.[1] ?? url;
+    const authorityOut = headers[findHeader(headers, ':authority')]?.[1] ?? this.authority;
+    const methodOut = headers[findHeader(headers, ':method')]?.[1] ?? method;
+    const lines = headLines(`${methodOut} ${pathOut} HTTP/1.1`, headers);
+    if (!lines || BAD_VALUE.test(pathOut) || pathOut.includes(' ') || BAD_VALUE.test(authorityOut)) {
+      return this.sendSimple(500, 'invalid_header', 'invalid header in the upgrade request');
+    }
+    lines.splice(1, 0, `host: ${authorityOut}`);
+    this.connect(cluster, ep, Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head, 0);
+  }
+
+  /** Acts on a non-continue phase result; false when the exchange ended. */
+  private applyResult(r: PhaseResult): boolean {
+    if (r.kind === 'continue') return true;
+    if (r.kind === 'local') this.sendLocal(r.response);
+    else this.reset(r.reason);
+    return false;
+  }
+
+  /** Connects to `ep` (one retry on another endpoint when the connect fails), sends the request, reads the answer head. */
+  private connect(cluster: UpstreamCluster, ep: Endpoint, request: Buffer, head: Buffer, attempt: number): void {
+    this.upstreamAddr = ep.address;
+    if (this.chain) this.chain.info.upstreamAddress = ep.address;
+    const host = ep.model.host;
+    const secure = ep.origin.startsWith('https:');
+    const up = secure
+      ? tls.connect({ host, port: ep.model.port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: cluster.model.tlsVerify, ALPNProtocols: ['http/1.1'] })
+      : net.connect({ host, port: ep.model.port });
+    this.upstream = up;
+    let connected = false;
+    if (cluster.model.connectTimeoutMs > 0) {
+      up.setTimeout(cluster.model.connectTimeoutMs, () => up.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
+    }
+    up.once(secure ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      up.setTimeout(0);
+      if (this.done) { up.destroy(); return; }
+      up.write(request);
+      if (head.length) up.write(head);
+      this.readHead(up, cluster);
+    });
+    up.on('error', (err) => {
+      if (this.done || this.answered) return;
+      cluster.errors++;
+      this.ctx.stats.upstreamError(cluster.model.name);
+      if (!connected && isConnectFailure(err)) {
+        cluster.eject(ep);
+        const next = attempt === 0 ? cluster.pick(ep) : undefined;
+        if (next) return this.connect(cluster, next, request, head, attempt + 1);
+        return this.sendSimple(503, 'upstream_connect_failure', `upstream connect error: ${err.message}`);
+      }
+      this.sendSimple(502, 'upstream_reset', `upstream error: ${err.message}`);
+    });
+    up.once('close', () => {
+      if (this.upstream !== up) return;
+      if (!this.answered) this.sendSimple(502, 'upstream_reset', 'upstream closed before answering the upgrade');
+      // After the splice a clean end was piped through; anything else (reset) ends the client too.
+      else if (this.spliced && !up.readableEnded) this.socket.destroy();
+    });
+  }
+
+  /** Collects the upstream's answer head, bounded by the route's (or cluster's) request timeout. */
+  private readHead(up: net.Socket, cluster: UpstreamCluster): void {
+    const timeoutMs = this.route?.model.timeoutMs ?? cluster.model.requestTimeoutMs;
+    const timer = timeoutMs > 0 ? setTimeout(() => {
+      if (this.answered || this.done) return;
+      this.ctx.stats.upstreamError(cluster.model.name);
+      this.sendSimple(504, 'upstream_response_timeout', 'upstream request timeout');
+      up.destroy();
+    }, timeoutMs) : undefined;
+    let buf: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buf.length > MAX_HEAD_BYTES) { clearTimeout(timer); up.off('data', onData); this.badUpstream(up, 'upstream answer head too large'); }
+        return;
+      }
+      clearTimeout(timer);
+      up.off('data', onData);
+      up.pause();
+      const list = parseResponseHead(buf.subarray(0, end).toString('latin1'));
+      if (!list) return this.badUpstream(up, 'upstream answered with a malformed head');
+      this.onHead(up, list, buf.subarray(end + 4)).catch((err) => { up.destroy(); this.fail(err); });
+    };
+    up.on('data', onData);
+    up.once('close', () => clearTimeout(timer));
+  }
+
+  private badUpstream(up: net.Socket, message: string): void {
+    this.sendSimple(502, 'upstream_reset', message);
+    up.destroy();
+  }
+
+  /** The upstream answered: response-header callbacks, then the splice (101) or the refusal passed on. */
+  private async onHead(up: net.Socket, list: HeaderList, rest: Buffer): Promise<void> {
+    const upstreamStatus = Number(list[0][1]);
+    const upgraded = upstreamStatus === 101;
+    let framing: string | undefined;
+    let length = -1;
+    if (!upgraded) {
+      // A refusal is an ordinary response: framing is ours to keep, hop-by-hop headers are not the client's.
+      framing = list.find(([k]) => k === 'transfer-encoding')?.[1];
+      const cl = list.find(([k]) => k === 'content-length')?.[1];
+      if (cl !== undefined && !framing) length = Number(cl);
+      list = list.filter(([k]) => !isHopByHop(k));
+    }
+    if (this.chain) {
+      this.chain.info.responseCode = upstreamStatus;
+      const r = await this.chain.responseHeaders(list, !upgraded && length === 0);
+      if (this.done) { up.destroy(); return; }
+      if (r.kind !== 'continue') { up.destroy(); this.applyResult(r); return; }
+      if (r.headers) list = r.headers;
+    }
+    applyHeaderMods(list, this.route?.model.responseHeaders);
+    const status = Number(list[0][0] === ':status' ? list[0][1] : upstreamStatus);
+    const lines = headLines(statusLine(status), list, upgraded ? undefined : (k) => k === 'connection' || k === 'transfer-encoding');
+    if (!lines) { up.destroy(); return this.sendSimple(500, 'invalid_header', 'invalid header in the upgrade answer'); }
+    if (!upgraded) {
+      if (framing) lines.push(`transfer-encoding: ${framing}`);
+      lines.push('connection: close');
+    }
+    const socket = this.socket;
+    this.status = status;
+    this.answered = true;
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    if (upgraded) {
+      if (rest.length) socket.write(rest);
+      this.spliced = true;
+      up.pipe(socket);
+      socket.pipe(up);
+      return;
+    }
+    // The refusal's body, then the client connection closes (it asked for an upgrade, not keep-alive).
+    if (length === 0 || (length > 0 && rest.length >= length)) {
+      socket.write(length > 0 ? rest.subarray(0, length) : EMPTY);
+      up.destroy();
+      this.closeClient();
+      return;
+    }
+    if (rest.length) socket.write(rest);
+    let left = length > 0 ? length - rest.length : -1;
+    up.on('data', (chunk: Buffer) => {
+      if (left >= 0) {
+        if (chunk.length >= left) { socket.write(chunk.subarray(0, left)); left = 0; up.destroy(); this.closeClient(); return; }
+        left -= chunk.length;
+      }
+      if (!socket.write(chunk)) { up.pause(); socket.once('drain', () => up.resume()); }
+    });
+    up.once('end', () => this.closeClient());
+    up.resume();
+  }
+
+  /** A plugin's local answer. (The chain already ran the earlier plugins' response callbacks.) */
+  private sendLocal(lr: LocalResponse): void {
+    this.detail = lr.details || 'local_response';
+    const skip = (k: string) => k === 'content-length' || k === 'connection' || k === 'transfer-encoding';
+    const lines = headLines(statusLine(lr.status), lr.headers, skip);
+    if (!lines) return this.sendSimple(500, 'invalid_header', 'invalid header in a plugin\'s local response');
+    if (lr.grpcStatus >= 0) lines.push(`grpc-status: ${lr.grpcStatus}`);
+    if (findHeader(lr.headers, 'x-request-id') < 0) lines.push(`x-request-id: ${this.requestId}`);
+    this.answer(lr.status, lines, lr.body);
+  }
+
+  private sendSimple(status: number, detail: string, body: string, direct = false): void {
+    this.detail = detail;
+    const lines = [statusLine(status), 'content-type: text/plain', `x-request-id: ${this.requestId}`];
+    if (!direct) lines.push(`x-gateway-detail: ${detail}`);
+    this.answer(status, lines, Buffer.from(body));
+  }
+
+  /** Writes a complete HTTP/1.1 answer and closes the client connection. */
+  private answer(status: number, lines: string[], body: Uint8Array): void {
+    if (this.answered || this.done) return;
+    this.answered = true;
+    this.status = status;
+    this.upstream?.destroy();
+    lines.push(`content-length: ${body.length}`, 'connection: close');
+    this.socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    if (body.length) this.socket.write(body);
+    this.closeClient();
+  }
+
+  /**
+   * Ends the client connection after what was written. Unread input is drained first: closing a
+   * socket with unread bytes sends a TCP reset, which can destroy the answer before the client reads it.
+   */
+  private closeClient(): void {
+    const s = this.socket;
+    s.resume();
+    s.end();
+    s.once('end', () => s.destroy());
+    setTimeout(() => s.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  private reset(reason: string): void {
+    this.detail = reason;
+    this.upstream?.destroy();
+    this.socket.destroy();
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    if (this.answered) { this.reset('gateway_error'); return; }
+    this.sendSimple(500, 'gateway_error', `gateway error: ${(err as Error)?.message ?? err}`);
+  }
+
+  /** Once, when the client connection closes: plugin stream end, stats, access log, snapshot release. */
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.upstream?.destroy();
+    const chain = this.chain;
+    if (chain) {
+      chain.info.responseCode = this.status;
+      if (this.detail) chain.info.responseCodeDetails = this.detail;
+      try { chain.finish(); } catch { /* the host reports plugin failures itself */ }
+    }
+    const ms = Number(process.hrtime.bigint() - this.start) / 1e6;
+    this.ctx.stats.record(this.routeName || '-', this.status, ms);
+    if (this.ctx.accessLog.enabled) {
+      this.ctx.accessLog.write({
+        time: new Date().toISOString(),
+        requestId: this.requestId,
+        route: this.routeName,
+        cluster: this.clusterName,
+        upstream: this.upstreamAddr,
+        method: this.req.method ?? '',
+        authority: this.authority,
+        path: this.req.url ?? '',
+        protocol: 'HTTP/1.1',
+        status: this.status,
+        durationMs: Math.round(ms * 1000) / 1000,
+        client: plainIp(this.conn.remoteAddress),
+        detail: this.status ? this.detail : this.detail ?? 'downstream_reset',
+      });
+    }
+    this.snap.release();
+  }
 }

@@ -1,0 +1,37 @@
+/**
+ * The request changes Envoy's router applies after the HTTP filters ran: the route's (or its
+ * canary's) path and authority rewrite, then the route's request header modifiers. Plugins see
+ * the request as the client sent it; the upstream sees it rewritten.
+ */
+import type { HeaderList } from '../host/types.js';
+import type { ModelHeaderMods } from './config-model.js';
+import { findHeader, removeHeader, setHeader } from './proxy-headers.js';
+import { rewritePath, type CompiledRoute } from './router.js';
+
+/** Applies header modifiers in Gateway API order: remove, set, add. Missing `mods` = no change. */
+export function applyHeaderMods(list: HeaderList, mods: ModelHeaderMods | undefined): void {
+  if (!mods) return;
+  if (mods.remove) for (const n of mods.remove) removeHeader(list, n);
+  if (mods.set) for (const [k, v] of mods.set) setHeader(list, k, v);
+  if (mods.add) for (const [k, v] of mods.add) list.push([k, v]);
+}
+
+/**
+ * Rewrites `:path` and `:authority` in place and applies the route's request header modifiers.
+ * The path is taken from `:path` as the plugins left it (a plugin may have changed it).
+ */
+export function applyRouterStage(headers: HeaderList, route: CompiledRoute, canary: boolean): void {
+  const pIdx = findHeader(headers, ':path');
+  if (pIdx >= 0) {
+    const pathAndQuery = headers[pIdx][1];
+    const qi = pathAndQuery.indexOf('?');
+    headers[pIdx][1] = rewritePath(route, canary, pathAndQuery, qi < 0 ? pathAndQuery : pathAndQuery.slice(0, qi));
+  }
+  const rw = canary && route.model.canary?.rewrite ? route.model.canary.rewrite : route.model.rewrite;
+  if (rw?.host) {
+    const aIdx = findHeader(headers, ':authority');
+    if (aIdx >= 0) headers[aIdx][1] = rw.host;
+    else headers.unshift([':authority', rw.host]);
+  }
+  applyHeaderMods(headers, route.model.requestHeaders);
+}

@@ -1,0 +1,202 @@
+// WebSocket upgrades run the route's plugin chain on the upgrade request's headers and on the
+// upstream's answer head: key-auth rejects an upgrade without a key (no upstream connection is
+// made) and lets a keyed one through; hello-world's request header reaches the upstream and its
+// response header the client's 101. Real sockets, real WebSocket frames (undici's client).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { WebSocket } from 'undici';
+import { PACKAGE_ROOT } from '../../spec/index.js';
+import { configDir, gateway, QUIET } from './helpers.js';
+
+const KEY_AUTH = pathToFileURL(join(PACKAGE_ROOT, 'examples/key-auth/build/plugin.wasm')).href;
+const HELLO = pathToFileURL(join(PACKAGE_ROOT, 'examples/hello-world/build/plugin.wasm')).href;
+const API_KEY = 'ws-key-1';
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** Unmasked server frame (text, or close echoing the code). */
+function serverFrame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff]);
+  return Buffer.concat([head, payload]);
+}
+
+/** Reads complete masked client frames from `buf`; returns them and the unread rest. */
+function clientFrames(buf: Buffer): { frames: Array<{ opcode: number; payload: Buffer }>; rest: Buffer } {
+  const frames: Array<{ opcode: number; payload: Buffer }> = [];
+  let i = 0;
+  for (;;) {
+    if (buf.length - i < 2) break;
+    const opcode = buf[i] & 0x0f;
+    let len = buf[i + 1] & 0x7f;
+    let at = i + 2;
+    if (len === 126) { if (buf.length - at < 2) break; len = buf.readUInt16BE(at); at += 2; }
+    else if (len === 127) throw new Error('test server: frame too large');
+    if (buf.length - at < 4 + len) break;
+    const mask = buf.subarray(at, at + 4);
+    const payload = Buffer.from(buf.subarray(at + 4, at + 4 + len));
+    for (let k = 0; k < payload.length; k++) payload[k] ^= mask[k & 3];
+    frames.push({ opcode, payload });
+    i = at + 4 + len;
+  }
+  return { frames, rest: buf.subarray(i) };
+}
+
+let upstream: http.Server;
+let upstreamPort = 0;
+let upstreamConnections = 0;
+const upgradeHeaders: http.IncomingHttpHeaders[] = [];
+let dir: Awaited<ReturnType<typeof configDir>>;
+let gw: Awaited<ReturnType<typeof gateway>>;
+let port = 0;
+
+before(async () => {
+  // A WebSocket echo server (text frames) that refuses upgrades under /refuse with a 403.
+  upstream = http.createServer((_req, res) => res.end('plain'));
+  upstream.on('connection', () => { upstreamConnections++; });
+  upstream.on('upgrade', (req, socket: net.Socket) => {
+    upgradeHeaders.push(req.headers);
+    socket.on('error', () => socket.destroy());
+    if (req.url?.includes('/refuse')) {
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nrefused');
+      return;
+    }
+    const accept = createHash('sha1').update(String(req.headers['sec-websocket-key']) + WS_GUID).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\nx-upstream: ws\r\n\r\n`);
+    let buf: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      const r = clientFrames(Buffer.concat([buf, chunk]));
+      buf = r.rest;
+      for (const f of r.frames) {
+        if (f.opcode === 0x8) { socket.end(serverFrame(0x8, f.payload)); return; }
+        if (f.opcode === 0x1) socket.write(serverFrame(0x1, Buffer.concat([Buffer.from('echo:'), f.payload])));
+      }
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  upstreamPort = (upstream.address() as AddressInfo).port;
+  dir = await configDir();
+  await dir.write('gw.yaml', `${QUIET}  pluginLogLevel: warn
+listeners:
+  - { name: plain, address: 127.0.0.1, port: 0 }
+services:
+  - { name: ws.svc, endpoints: ["127.0.0.1:${upstreamPort}"] }
+routes:
+  - { name: default/ws-auth, path: /auth, service: ws.svc }
+  - { name: default/ws-hello, path: /hello, service: ws.svc }
+  - { name: default/ws-refuse, path: /refuse, service: ws.svc }
+plugins:
+  - name: key-auth
+    url: ${KEY_AUTH}
+    phase: AUTHN
+    rules:
+      - routes: [default/ws-auth]
+        config: { consumers: [{ name: consumer1, credential: ${API_KEY} }], keys: [x-api-key, apikey] }
+  - name: hello-world
+    url: ${HELLO}
+    rules:
+      - routes: [default/ws-hello, default/ws-refuse]
+        config: { header: x-hello, value: ws }
+`);
+  gw = await gateway([dir.dir]);
+  port = gw.ports().plain;
+});
+
+after(async () => {
+  await gw?.close();
+  upstream?.closeAllConnections();
+  await new Promise<void>((r) => upstream.close(() => r()));
+  await dir?.remove();
+});
+
+/** Sends a raw upgrade request and resolves with everything the gateway sent until it closed (or 3 s passed). */
+function rawUpgrade(path: string, extra = ''): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => { sock.destroy(); resolve({ text, closed: false }); }, 3000);
+    sock.on('data', (d) => { text += d.toString('latin1'); });
+    sock.on('error', () => undefined);
+    sock.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
+    sock.write(`GET ${path} HTTP/1.1\r\nhost: ws.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`);
+  });
+}
+
+/** Opens a WebSocket through the gateway, sends `messages` one by one and collects the echoes. */
+async function roundTrip(path: string, messages: string[], headers?: Record<string, string>): Promise<string[]> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, headers ? { headers } : undefined);
+  const got: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.onerror = (e) => reject(new Error(`websocket error: ${(e as { message?: string }).message ?? 'unknown'}`));
+    ws.onopen = () => ws.send(messages[0]);
+    ws.onmessage = (e) => {
+      got.push(String(e.data));
+      if (got.length < messages.length) ws.send(messages[got.length]);
+      else ws.close(1000);
+    };
+    ws.onclose = () => resolve();
+  });
+  return got;
+}
+
+test('key-auth rejects a WebSocket upgrade without a key with 401, before any upstream connection', async () => {
+  const before = upstreamConnections;
+  const r = await rawUpgrade('/auth/chat');
+  assert.match(r.text, /^HTTP\/1\.1 401 /);
+  assert.match(r.text, /No API key found in request\./);
+  assert.match(r.text, /\r\nx-request-id: /);
+  assert.equal(r.closed, true, 'the gateway keeps the refused connection open');
+  const wrong = await rawUpgrade('/auth/chat', 'x-api-key: nope\r\n');
+  assert.match(wrong.text, /^HTTP\/1\.1 401 /);
+  assert.match(wrong.text, /Invalid API key/);
+  assert.equal(upstreamConnections, before, 'the upstream was contacted for a rejected upgrade');
+});
+
+test('with a valid key the upgrade goes through, the upstream sees the consumer, and messages echo', async () => {
+  const n = upgradeHeaders.length;
+  assert.deepEqual(await roundTrip('/auth/chat', ['one', 'two', 'three'], { 'x-api-key': API_KEY }), ['echo:one', 'echo:two', 'echo:three']);
+  assert.deepEqual(await roundTrip(`/auth/chat?apikey=${API_KEY}`, ['query']), ['echo:query']);
+  const seen = upgradeHeaders.slice(n);
+  assert.equal(seen.length, 2);
+  for (const h of seen) {
+    assert.equal(h['x-mse-consumer'], 'consumer1');
+    assert.equal(h.upgrade, 'websocket');
+    assert.match(String(h.connection), /upgrade/i);
+    assert.equal(h['x-forwarded-for'], '127.0.0.1');
+  }
+});
+
+test('a header a plugin adds to the upgrade request reaches the upstream, and its response header reaches the client', async () => {
+  const n = upgradeHeaders.length;
+  const r = await new Promise<string>((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    sock.write('GET /hello/room HTTP/1.1\r\nhost: ws.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    sock.on('data', (d) => { text += d.toString('latin1'); if (text.includes('\r\n\r\n')) { sock.destroy(); resolve(text); } });
+  });
+  assert.match(r, /^HTTP\/1\.1 101 /);
+  assert.match(r, /\r\nx-hello: ws\r\n/, 'the plugin\'s response header is missing on the 101');
+  assert.match(r, /\r\nx-upstream: ws\r\n/);
+  assert.match(r, /\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+  assert.equal(upgradeHeaders[n]['x-hello'], 'ws');
+  assert.deepEqual(await roundTrip('/hello/room', ['hi']), ['echo:hi']);
+});
+
+test('an upgrade the upstream refuses reaches the client as that response, through the plugins, and the connection closes', async () => {
+  const r = await rawUpgrade('/refuse');
+  assert.match(r.text, /^HTTP\/1\.1 403 /);
+  assert.match(r.text, /\r\nx-hello: ws\r\n/);
+  assert.match(r.text, /\r\n\r\nrefused$/);
+  assert.equal(r.closed, true);
+});
+
+test('upgrade requests show in the request stats with their status', async () => {
+  const text = await (await fetch(`${gw.admin}/stats/prometheus`)).text();
+  assert.match(text, /gateway_requests_total\{route="default\/ws-auth",status="401"\} [1-9]/);
+  assert.match(text, /gateway_requests_total\{route="default\/ws-auth",status="101"\} [1-9]/);
+});
