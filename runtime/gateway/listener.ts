@@ -75,7 +75,8 @@ export class Listener {
   private readonly h1?: http.Server;
   private readonly h2: http2.Http2Server | http2.Http2SecureServer;
   private readonly sockets = new Set<net.Socket>();
-  private readonly sessions = new Set<http2.Http2Session>();
+  /** Open HTTP/2 sessions and the function that restarts their no-stream timer (for {@link update}). */
+  private readonly sessions = new Map<http2.Http2Session, () => void>();
   private pendingH2c?: ConnInfo;
   private headersMs: number;
   private idleMs: number;
@@ -159,7 +160,6 @@ export class Listener {
    * Expiry: GOAWAY, then the socket is destroyed if the client does not leave within a second.
    */
   private guardSession(sess: http2.Http2Session): void {
-    this.sessions.add(sess);
     let open = 0;
     let served = false;
     let timer: NodeJS.Timeout | undefined;
@@ -174,6 +174,7 @@ export class Listener {
       timer = setTimeout(expire, served ? this.idleMs : this.headersMs);
       timer.unref();
     };
+    this.sessions.set(sess, () => { if (open === 0) arm(); });
     sess.setTimeout(this.idleMs, expire);
     sess.on('stream', (stream: http2.ServerHttp2Stream) => {
       served = true;
@@ -188,8 +189,8 @@ export class Listener {
   /**
    * Takes a new configuration for the same address, port and certificates: changed client
    * timeouts apply to the running servers without closing the port or any connection. New
-   * connections and the next request head or idle period of existing ones use the new values;
-   * open HTTP/2 sessions get the new idle limit at once.
+   * connections and the next request head or idle period of existing HTTP/1.1 connections use
+   * the new values; open HTTP/2 sessions get the new limits at once (an idle one counts afresh).
    */
   update(model: ModelListener): void {
     this.model = model;
@@ -212,7 +213,11 @@ export class Listener {
         if (key) (this.server as unknown as Record<symbol, number>)[key] = headersMs;
       }
     }
-    for (const sess of this.sessions) if (!sess.destroyed) sess.setTimeout(idleMs);
+    for (const [sess, rearm] of this.sessions) {
+      if (sess.destroyed) continue;
+      sess.setTimeout(idleMs);
+      rearm();
+    }
   }
 
   private track(s: net.Socket): void {
