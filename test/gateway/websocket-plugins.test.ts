@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -54,6 +56,7 @@ const upgradeHeaders: http.IncomingHttpHeaders[] = [];
 let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Awaited<ReturnType<typeof gateway>>;
 let port = 0;
+let tlsPort = 0;
 
 before(async () => {
   // A WebSocket echo server (text frames) that refuses upgrades under /refuse with a 403.
@@ -81,9 +84,13 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamPort = (upstream.address() as AddressInfo).port;
   dir = await configDir();
+  const cert = join(dir.dir, 't.crt');
+  const key = join(dir.dir, 't.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=ws.test', '-addext', 'subjectAltName=DNS:ws.test'], { stdio: 'ignore' });
   await dir.write('gw.yaml', `${QUIET}  pluginLogLevel: warn
 listeners:
   - { name: plain, address: 127.0.0.1, port: 0 }
+  - { name: secure, address: 127.0.0.1, port: 0, tls: [{ hosts: [ws.test], cert: ${cert}, key: ${key} }] }
 services:
   - { name: ws.svc, endpoints: ["127.0.0.1:${upstreamPort}"] }
 routes:
@@ -105,6 +112,7 @@ plugins:
 `);
   gw = await gateway([dir.dir]);
   port = gw.ports().plain;
+  tlsPort = gw.ports().secure;
 });
 
 after(async () => {
@@ -193,6 +201,31 @@ test('an upgrade the upstream refuses reaches the client as that response, throu
   assert.match(r.text, /\r\nx-hello: ws\r\n/);
   assert.match(r.text, /\r\n\r\nrefused$/);
   assert.equal(r.closed, true);
+});
+
+test('over TLS (wss) the chain runs the same: 401 without a key, 101 and echo with one', async () => {
+  const exchange = (extra: string, message?: string) => new Promise<string>((resolve) => {
+    const sock = tls.connect({ port: tlsPort, host: '127.0.0.1', servername: 'ws.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      sock.write(`GET /auth/secure HTTP/1.1\r\nhost: ws.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`);
+    });
+    let text = '';
+    const timer = setTimeout(() => sock.destroy(), 3000);
+    sock.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (message && text.startsWith('HTTP/1.1 101') && text.endsWith('\r\n\r\n')) {
+        // One masked text frame (mask 0: the payload goes as is).
+        sock.write(Buffer.concat([Buffer.from([0x81, 0x80 | message.length, 0, 0, 0, 0]), Buffer.from(message)]));
+      } else if (message && text.includes(`echo:${message}`)) sock.destroy();
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => { clearTimeout(timer); resolve(text); });
+  });
+  const denied = await exchange('');
+  assert.match(denied, /^HTTP\/1\.1 401 /);
+  const ok = await exchange(`x-api-key: ${API_KEY}\r\n`, 'tls');
+  assert.match(ok, /^HTTP\/1\.1 101 /);
+  assert.ok(ok.includes('echo:tls'), `no echo over wss: ${JSON.stringify(ok)}`);
+  assert.equal(upgradeHeaders.at(-1)?.['x-forwarded-proto'], 'https');
 });
 
 test('upgrade requests show in the request stats with their status', async () => {
