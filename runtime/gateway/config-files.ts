@@ -1,8 +1,13 @@
 /**
  * Reads configuration files: a path may be a file or a directory (its `*.yaml`, `*.yml`,
  * `*.json` files, sorted). Each file may hold several YAML documents.
+ *
+ * The reads are synchronous on purpose: config files are small and local, so a read costs
+ * microseconds, while every asynchronous fs step (stat, open, read, close) waits for a turn of an
+ * event loop that, during a reload under load, is busy serving traffic; those turns were most of
+ * the config-write → new-behaviour time.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError, CONFIG_CODES } from './errors.js';
@@ -21,12 +26,12 @@ export async function listConfigFiles(paths: string[]): Promise<string[]> {
     const abs = resolve(p);
     let st;
     try {
-      st = await stat(abs);
+      st = statSync(abs);
     } catch (err) {
       throw new ConfigError(CONFIG_CODES.read, `cannot read config: ${(err as Error).message}`, { file: abs }, { cause: err });
     }
     if (st.isDirectory()) {
-      const names = (await readdir(abs)).filter((n) => ['.yaml', '.yml', '.json'].includes(extname(n))).sort();
+      const names = readdirSync(abs).filter((n) => ['.yaml', '.yml', '.json'].includes(extname(n))).sort();
       for (const n of names) out.push(join(abs, n));
     } else out.push(abs);
   }
@@ -39,7 +44,7 @@ export async function readConfigDocuments(files: string[]): Promise<ConfigDocume
   for (const file of files) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       throw new ConfigError(CONFIG_CODES.read, `cannot read config: ${(err as Error).message}`, { file }, { cause: err });
     }

@@ -3,7 +3,7 @@
  * to the data plane(s), watches the files, and remembers the last error. A change is applied as
  * a whole or not at all.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigModel } from './config-model.js';
@@ -13,9 +13,20 @@ import { ConfigError, GatewayError, type ConfigLocation } from './errors.js';
 import { fetchPluginBytes } from './plugin-source.js';
 import type { StatsData } from './stats.js';
 
+/** What applying a model did with plugins (in-process data plane; worker processes do not report it). */
+export interface ApplyReport {
+  /** Plugin instances configured anew (their VM started and `on_configure` ran). */
+  pluginsCreated: number;
+  /** Instances carried over unchanged from the previous snapshot. */
+  pluginsReused: number;
+  /** Modules compiled; a change that keeps a plugin's module (same digest) adds none. */
+  modulesCompiled: number;
+}
+
 /** Where the data plane lives: this process or worker processes. */
 export interface DataPlaneTarget {
-  apply(model: ConfigModel): Promise<void>;
+  /** Applies a model as a whole; resolves with a report when the target keeps one. */
+  apply(model: ConfigModel): Promise<ApplyReport | void>;
   stats(): Promise<StatsData[]>;
 }
 
@@ -36,14 +47,50 @@ export interface ReloadFailure {
   time: string;
 }
 
+/** Where the time of one reload went, in ms. */
+export interface ReloadTimings {
+  /** First file change seen to the start of the reload (quiet period, queueing); 0 for a reload asked for directly. */
+  waitMs: number;
+  /** Listing, reading, parsing and validating the configuration. */
+  loadMs: number;
+  /** Fetching plugin modules. */
+  fetchMs: number;
+  /** The data plane(s): compiling and configuring plugins, opening listeners, swapping the snapshot. */
+  applyMs: number;
+}
+
+/** What a reload did with plugin modules. */
+export interface ReloadPlugins {
+  /** Modules fetched (read, downloaded or taken from the OCI cache). */
+  fetched: number;
+  /** `file://` modules whose file had not changed since the last fetch, so it was not read again. */
+  unchanged: number;
+  /** Present when the data plane reports what it did (in-process mode). */
+  applied?: ApplyReport;
+}
+
 /** Outcome of one reload. */
 export interface ReloadResult {
   ok: boolean;
   version: number;
-  /** Config write (or reload request) to new snapshot serving, in ms. */
+  /** Config write (the first file change seen by the watcher) or reload request to new snapshot serving, in ms. */
   durationMs: number;
+  /** Where that time went (up to the step that failed). */
+  timings: ReloadTimings;
+  /** Plugin fetches and compiles (up to the step that failed). */
+  plugins: ReloadPlugins;
   error?: ReloadFailure;
 }
+
+/**
+ * Quiet time after a file change before reloading: editors and tools write in several steps
+ * (truncate then write, or rename then write), and the events of one save come in a burst.
+ */
+const QUIET_MS = 5;
+/** A known config file that is empty or missing right after a change is usually mid-save: look again after this long. */
+const RECHECK_MS = 5;
+/** ...but not forever: after this long an empty or deleted file is what the user meant. */
+const SETTLE_MAX_MS = 250;
 
 export class ControlPlane {
   model?: ConfigModel;
@@ -53,8 +100,13 @@ export class ControlPlane {
   private version = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private watchers: FSWatcher[] = [];
+  private watched = '';
   private debounce?: NodeJS.Timeout;
   private queued = false;
+  /** First change event of the burst being waited out. */
+  private burstStart?: number;
+  /** Oldest change not yet picked up by a reload (the start of its write → new-behaviour time). */
+  private changedSince?: number;
   /** Called after each reload attempt (tests and the CLI listen). */
   onReload?: (r: ReloadResult) => void;
 
@@ -69,15 +121,28 @@ export class ControlPlane {
 
   private async reloadNow(): Promise<ReloadResult> {
     const start = performance.now();
+    const since = Math.min(this.changedSince ?? start, start);
+    this.changedSince = undefined;
+    const timings: ReloadTimings = { waitMs: start - since, loadMs: 0, fetchMs: 0, applyMs: 0 };
+    const plugins: ReloadPlugins = { fetched: 0, unchanged: 0 };
     try {
-      const model = await this.build();
+      const opts = this.source.load ?? {};
+      const model = this.source.documents ? buildModel(this.source.documents(), [], opts) : await loadConfig(this.source.paths ?? [], opts);
+      const loaded = performance.now();
+      timings.loadMs = loaded - start;
+      await this.fetchPlugins(model, plugins);
+      const fetched = performance.now();
+      timings.fetchMs = fetched - loaded;
       model.version = this.version + 1;
-      await this.target.apply(model);
+      const report = await this.target.apply(model);
+      if (report) plugins.applied = report;
+      const done = performance.now();
+      timings.applyMs = done - fetched;
       this.version = model.version;
       this.model = model;
       this.lastError = undefined;
       this.reloadsOk++;
-      const r = { ok: true, version: this.version, durationMs: performance.now() - start };
+      const r: ReloadResult = { ok: true, version: this.version, durationMs: done - since, timings, plugins };
       this.onReload?.(r);
       this.rewatch();
       return r;
@@ -90,21 +155,20 @@ export class ControlPlane {
         time: new Date().toISOString(),
       };
       this.reloadsFailed++;
-      const r = { ok: false, version: this.version, durationMs: performance.now() - start, error: this.lastError };
+      const r: ReloadResult = { ok: false, version: this.version, durationMs: performance.now() - since, timings, plugins, error: this.lastError };
       this.onReload?.(r);
       return r;
     }
   }
 
-  private async build(): Promise<ConfigModel> {
-    const opts = this.source.load ?? {};
-    const model = this.source.documents ? buildModel(this.source.documents(), [], opts) : await loadConfig(this.source.paths ?? [], opts);
+  private async fetchPlugins(model: ConfigModel, counts: ReloadPlugins): Promise<void> {
     await Promise.all(model.plugins.map(async (p) => {
       const r = await fetchPluginBytes(p.url, { sha256: p.sha256, pullPolicy: p.pullPolicy, cacheDir: this.source.cacheDir }, p.source);
       p.wasm = r.wasm;
       p.digest = r.digest;
+      if (r.unchanged) counts.unchanged++;
+      else counts.fetched++;
     }));
-    return model;
   }
 
   /** Starts watching the config files (and `file://` plugin modules); a change triggers a reload. */
@@ -114,8 +178,6 @@ export class ControlPlane {
 
   private rewatch(force = false): void {
     if (!force && this.watchers.length === 0) return;
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
     const byDir = new Map<string, Set<string> | null>();
     for (const p of this.source.paths ?? []) byDir.set(p, null); // a directory given as config: any file in it
     for (const f of this.model?.files ?? []) {
@@ -132,6 +194,12 @@ export class ControlPlane {
       if (!byDir.has(d)) byDir.set(d, new Set());
       byDir.get(d)!.add(basename(f));
     }
+    // Same folders and names as now: keep the watchers (re-creating them costs time and could miss an event in between).
+    const signature = JSON.stringify([...byDir].map(([d, n]) => [d, n && [...n].sort()]));
+    if (!force && signature === this.watched) return;
+    this.watched = signature;
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
     for (const [dir, names] of byDir) {
       try {
         const w = watch(dir, (_event, name) => {
@@ -151,13 +219,42 @@ export class ControlPlane {
   }
 
   private changed(): void {
+    this.burstStart ??= performance.now();
     clearTimeout(this.debounce);
-    // Editors write in several steps; wait for the burst to end.
-    this.debounce = setTimeout(() => {
-      if (this.queued) return;
-      this.queued = true;
-      void this.queue.then(() => { this.queued = false; return this.reload(); });
-    }, 25);
+    this.debounce = setTimeout(() => this.settled(), QUIET_MS);
+  }
+
+  /** The burst of change events is over: reload, unless a known file looks half-saved. */
+  private settled(): void {
+    const first = this.burstStart ?? performance.now();
+    if (this.midSave() && performance.now() - first < SETTLE_MAX_MS) {
+      this.debounce = setTimeout(() => this.settled(), RECHECK_MS);
+      return;
+    }
+    this.burstStart = undefined;
+    this.changedSince = Math.min(this.changedSince ?? first, first);
+    if (this.queued) return;
+    this.queued = true;
+    void this.queue.then(() => { this.queued = false; return this.reload(); });
+  }
+
+  /**
+   * Whether a config file or `file://` module of the running model is empty or missing: the
+   * state between a truncate (or delete) and the write that follows.
+   */
+  private midSave(): boolean {
+    const m = this.model;
+    if (!m) return false;
+    const files = [...m.files];
+    for (const p of m.plugins) if (p.url.startsWith('file://')) files.push(fileURLToPath(p.url));
+    for (const f of files) {
+      try {
+        if (statSync(f).size === 0) return true;
+      } catch {
+        return true;
+      }
+    }
+    return false;
   }
 
   async stats(): Promise<StatsData[]> {
@@ -170,5 +267,6 @@ export class ControlPlane {
     clearTimeout(this.debounce);
     for (const w of this.watchers) w.close();
     this.watchers = [];
+    this.watched = '';
   }
 }

@@ -4,6 +4,7 @@
  * leaves the running snapshot and listeners untouched.
  */
 import type { ConfigModel, ModelListener } from './config-model.js';
+import type { ApplyReport } from './control-plane.js';
 import { AccessLog } from './access-log.js';
 import { Listener } from './listener.js';
 import { handleRequest, type ProxyContext } from './proxy.js';
@@ -56,14 +57,15 @@ export class DataPlane {
   }
 
   /** Applies a model; serialized with other applies. Rejects (with a ConfigError) without changing anything on failure. */
-  apply(model: ConfigModel): Promise<void> {
+  apply(model: ConfigModel): Promise<ApplyReport> {
     const run = this.applying.then(() => this.applyNow(model));
     this.applying = run.catch(() => undefined);
     return run;
   }
 
-  private async applyNow(model: ConfigModel): Promise<void> {
+  private async applyNow(model: ConfigModel): Promise<ApplyReport> {
     const old = this.current;
+    const compilesBefore = this.runtime.compiles;
     // Clusters: keep identical ones (warm pools), build the rest.
     const clusters = new Map<string, UpstreamCluster>();
     const reusedClusters = new Set<UpstreamCluster>();
@@ -113,6 +115,8 @@ export class DataPlane {
     this.pending = undefined;
     old?.retire({ plugins: reusedPlugins, clusters: reusedClusters });
     this.closeStaleListeners(model);
+    this.runtime.retainModules(new Set(model.plugins.map(PluginRuntime.moduleKey)));
+    return { pluginsCreated: created.length, pluginsReused: reusedPlugins.size, modulesCompiled: this.runtime.compiles - compilesBefore };
   }
 
   private async reconcileListeners(model: ConfigModel): Promise<void> {

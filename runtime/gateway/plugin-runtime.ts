@@ -44,6 +44,8 @@ export class PluginRuntime {
   readonly shared: SharedState = new InMemorySharedState();
   private readonly modules = new Map<string, Promise<unknown>>();
   private readonly env: HostEnvironment;
+  /** Modules compiled by this process so far (a config change that keeps the module does not add one). */
+  compiles = 0;
 
   /** `lookup` resolves http_call clusters against the newest snapshot. */
   private logLines: string[] = [];
@@ -83,9 +85,10 @@ export class PluginRuntime {
   async create(p: ModelPlugin, settings: ModelSettings): Promise<PluginLike> {
     const host = await loadHost();
     if (!host) throw new ConfigError(CONFIG_CODES.pluginCompile, 'the plugin host (runtime/host) is not available in this build', { ...p.source, field: 'url' });
-    const key = p.digest ?? p.url;
+    const key = PluginRuntime.moduleKey(p);
     let mod = this.modules.get(key);
     if (!mod) {
+      this.compiles++;
       mod = host.PluginModule.compile(p.wasm!, p.url);
       this.modules.set(key, mod);
       mod.catch(() => this.modules.delete(key));
@@ -108,6 +111,19 @@ export class PluginRuntime {
     } catch (err) {
       throw new ConfigError(CONFIG_CODES.pluginConfigure, `plugin ${p.id} rejected its configuration: ${(err as Error).message}`, { ...p.source, field: 'spec.defaultConfig' }, { cause: err });
     }
+  }
+
+  /**
+   * Forgets compiled modules whose key ({@link moduleKey}) is not in `keep`, so a long session of
+   * plugin rebuilds does not keep every old module alive. Running instances are unaffected.
+   */
+  retainModules(keep: Set<string>): void {
+    for (const k of this.modules.keys()) if (!keep.has(k)) this.modules.delete(k);
+  }
+
+  /** Which compiled module a plugin uses: its digest (the URL while it has none). */
+  static moduleKey(p: ModelPlugin): string {
+    return p.digest ?? p.url;
   }
 
   /** Identity of a configured plugin: equal keys may share one instance across snapshots. */

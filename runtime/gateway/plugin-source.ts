@@ -1,14 +1,23 @@
 /**
  * Fetches plugin modules named by URL. Uses the OCI client's `fetchPlugin` (oci://, file://,
  * http(s)://, with its digest cache) when it is available, else reads `file://` URLs itself.
+ * A `file://` module whose file has not changed since its last fetch (same device, inode, size,
+ * mtime and ctime, in nanoseconds) is not read or hashed again.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, CONFIG_CODES, type ConfigLocation } from './errors.js';
 
 /** A fetched module with its digest (`sha256:<hex>`). */
-export interface PluginBytes { wasm: Uint8Array; digest: string; url: string }
+export interface PluginBytes {
+  wasm: Uint8Array;
+  digest: string;
+  url: string;
+  /** True when the module came from the unchanged-file cache without reading the file (undefined = fetched). */
+  unchanged?: boolean;
+}
 
 type FetchFn = (url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }) => Promise<PluginBytes & { staleError?: Error }>;
 let fetcher: FetchFn | null | undefined;
@@ -52,8 +61,42 @@ export function staleFetch(url: string): StaleFetch | undefined {
   return staleByUrl.get(url);
 }
 
+// Per file:// URL and pin, the file's identity at the last good fetch and what it gave. Reloads
+// happen on every config write; re-reading and re-hashing unchanged modules was wasted time.
+const byFile = new Map<string, { stamp: string; bytes: PluginBytes }>();
+const MAX_FILES = 256;
+
+/** Identity of a file's current content, or undefined when it cannot be stat'ed (the fetch reports why). */
+function fileStamp(url: string): string | undefined {
+  try {
+    const st = statSync(fileURLToPath(url), { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Fetches one plugin; failures become a ConfigError naming the plugin object and its `url` field. */
 export async function fetchPluginBytes(url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }, where: ConfigLocation | undefined): Promise<PluginBytes> {
+  if (!url.startsWith('file://')) return fetchNow(url, opts, where);
+  const key = `${url}\n${opts.sha256 ?? ''}`;
+  // Stamped before the read: a file that changes during the read gets a new stamp, so the next fetch reads it again.
+  const stamp = fileStamp(url);
+  const hit = byFile.get(key);
+  if (stamp && hit?.stamp === stamp) {
+    staleByUrl.delete(url);
+    return { ...hit.bytes, unchanged: true };
+  }
+  const bytes = await fetchNow(url, opts, where);
+  if (stamp) {
+    byFile.delete(key);
+    if (byFile.size >= MAX_FILES) byFile.delete(byFile.keys().next().value!);
+    byFile.set(key, { stamp, bytes });
+  }
+  return bytes;
+}
+
+async function fetchNow(url: string, opts: { sha256?: string; pullPolicy?: 'IfNotPresent' | 'Always'; cacheDir?: string }, where: ConfigLocation | undefined): Promise<PluginBytes> {
   try {
     const f = await ociFetcher();
     if (f) {
