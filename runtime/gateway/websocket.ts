@@ -64,6 +64,56 @@ function parseResponseHead(text: string): HeaderList | undefined {
   return list;
 }
 
+const CR = 13;
+const LF = 10;
+
+/** Finds where a chunked body ends (after the last chunk and the trailers), fed piece by piece. */
+class ChunkedEnd {
+  private state: 'size' | 'data' | 'dataEnd' | 'trailer' = 'size';
+  private size = 0;
+  private inExtension = false;
+  private left = 0;
+  private lineLength = 0;
+
+  /** Offset just past the body's end in `chunk`, or -1 when the body goes on. */
+  feed(chunk: Buffer): number {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      switch (this.state) {
+        case 'size':
+          if (c === LF) {
+            if (this.size === 0) { this.state = 'trailer'; this.lineLength = 0; }
+            else { this.state = 'data'; this.left = this.size; }
+            this.size = 0;
+            this.inExtension = false;
+          } else if (c === 0x3b /* ; */) this.inExtension = true;
+          else if (c !== CR && !this.inExtension) {
+            const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
+            if (d >= 0) this.size = this.size * 16 + d;
+          }
+          break;
+        case 'data': {
+          const n = Math.min(this.left, chunk.length - i);
+          this.left -= n;
+          i += n - 1;
+          if (this.left === 0) this.state = 'dataEnd';
+          break;
+        }
+        case 'dataEnd':
+          if (c === LF) this.state = 'size';
+          break;
+        case 'trailer':
+          if (c === LF) {
+            if (this.lineLength === 0) return i + 1;
+            this.lineLength = 0;
+          } else if (c !== CR) this.lineLength++;
+          break;
+      }
+    }
+    return -1;
+  }
+}
+
 function statusLine(status: number): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
 }
@@ -285,21 +335,30 @@ class UpgradeExchange {
       return;
     }
     // The refusal's body, then the client connection closes (it asked for an upgrade, not keep-alive).
-    if (length === 0 || (length > 0 && rest.length >= length)) {
-      socket.write(length > 0 ? rest.subarray(0, length) : EMPTY);
-      up.destroy();
-      this.closeClient();
-      return;
-    }
-    if (rest.length) socket.write(rest);
-    let left = length > 0 ? length - rest.length : -1;
-    up.on('data', (chunk: Buffer) => {
-      if (left >= 0) {
-        if (chunk.length >= left) { socket.write(chunk.subarray(0, left)); left = 0; up.destroy(); this.closeClient(); return; }
-        left -= chunk.length;
-      }
+    this.passBody(up, rest, length, framing !== undefined && /chunked/i.test(framing) ? new ChunkedEnd() : undefined);
+  }
+
+  /**
+   * Copies a refusal's body to the client: `length` bytes, or to the end of the chunked framing,
+   * or (neither) until the upstream closes. The upstream may keep its connection alive after the
+   * body, so its end is found in the framing rather than waited for.
+   */
+  private passBody(up: net.Socket, rest: Buffer, length: number, chunked: ChunkedEnd | undefined): void {
+    const socket = this.socket;
+    let left = length;
+    const done = () => { up.destroy(); this.closeClient(); };
+    /** Writes the part of `chunk` that belongs to the body; true once the body is complete. */
+    const take = (chunk: Buffer): boolean => {
+      let end = -1;
+      if (chunked) end = chunked.feed(chunk);
+      else if (left >= 0 && chunk.length >= left) end = left;
+      else if (left >= 0) left -= chunk.length;
+      if (end >= 0) { if (end > 0) socket.write(chunk.subarray(0, end)); return true; }
       if (!socket.write(chunk)) { up.pause(); socket.once('drain', () => up.resume()); }
-    });
+      return false;
+    };
+    if (left === 0 || take(rest)) return done();
+    up.on('data', (chunk: Buffer) => { if (take(chunk)) done(); });
     up.once('end', () => this.closeClient());
     up.resume();
   }

@@ -59,12 +59,17 @@ let port = 0;
 let tlsPort = 0;
 
 before(async () => {
-  // A WebSocket echo server (text frames) that refuses upgrades under /refuse with a 403.
+  // A WebSocket echo server (text frames) that refuses upgrades under /refuse (403; 426 chunked on a kept connection under /chunked).
   upstream = http.createServer((_req, res) => res.end('plain'));
   upstream.on('connection', () => { upstreamConnections++; });
   upstream.on('upgrade', (req, socket: net.Socket) => {
     upgradeHeaders.push(req.headers);
     socket.on('error', () => socket.destroy());
+    if (req.url?.includes('/chunked')) {
+      // A refusal with a chunked body on a connection the upstream keeps open.
+      socket.write('HTTP/1.1 426 Upgrade Required\r\ntransfer-encoding: chunked\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n');
+      return;
+    }
     if (req.url?.includes('/refuse')) {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nrefused');
       return;
@@ -201,6 +206,11 @@ test('an upgrade the upstream refuses reaches the client as that response, throu
   assert.match(r.text, /\r\nx-hello: ws\r\n/);
   assert.match(r.text, /\r\n\r\nrefused$/);
   assert.equal(r.closed, true);
+  const start = Date.now();
+  const chunked = await rawUpgrade('/refuse/chunked');
+  assert.equal(chunked.closed, true);
+  assert.ok(Date.now() - start < 1000, `the chunked refusal took ${Date.now() - start} ms to close (the upstream keeps its connection)`);
+  assert.match(chunked.text, /^HTTP\/1\.1 426 [^]*\r\ntransfer-encoding: chunked\r\n[^]*\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n$/);
 });
 
 test('over TLS (wss) the chain runs the same: 401 without a key, 101 and echo with one', async () => {
