@@ -240,6 +240,9 @@ class UpgradeExchange {
       if (this.done) { up.destroy(); return; }
       up.write(request);
       if (head.length) up.write(head);
+      // Client bytes flow on at once, as before a 101 they may be the body of an upgrade the
+      // upstream declines (an `Upgrade: h2c` POST); a WebSocket client waits for the 101 anyway.
+      this.socket.pipe(up);
       this.readHead(up, cluster);
     });
     up.on('error', (err) => {
@@ -331,7 +334,6 @@ class UpgradeExchange {
       if (rest.length) socket.write(rest);
       this.spliced = true;
       up.pipe(socket);
-      socket.pipe(up);
       return;
     }
     // The refusal's body, then the client connection closes (it asked for an upgrade, not keep-alive).

@@ -62,9 +62,18 @@ before(async () => {
   // A WebSocket echo server (text frames) that refuses upgrades under /refuse (403; 426 chunked on a kept connection under /chunked).
   upstream = http.createServer((_req, res) => res.end('plain'));
   upstream.on('connection', () => { upstreamConnections++; });
-  upstream.on('upgrade', (req, socket: net.Socket) => {
+  upstream.on('upgrade', (req, socket: net.Socket, head: Buffer) => {
     upgradeHeaders.push(req.headers);
     socket.on('error', () => socket.destroy());
+    if (req.url?.includes('/declined')) {
+      // Declines the upgrade and answers the request itself, after reading its body.
+      const want = Number(req.headers['content-length']);
+      let got = head.length;
+      const answer = () => socket.end(`HTTP/1.1 200 OK\r\ncontent-length: ${String(got).length + 4}\r\n\r\ngot ${got}`);
+      if (got >= want) answer();
+      else socket.on('data', (d: Buffer) => { got += d.length; if (got >= want) answer(); });
+      return;
+    }
     if (req.url?.includes('/chunked')) {
       // A refusal with a chunked body on a connection the upstream keeps open.
       socket.write('HTTP/1.1 426 Upgrade Required\r\ntransfer-encoding: chunked\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n');
@@ -211,6 +220,19 @@ test('an upgrade the upstream refuses reaches the client as that response, throu
   assert.equal(chunked.closed, true);
   assert.ok(Date.now() - start < 1000, `the chunked refusal took ${Date.now() - start} ms to close (the upstream keeps its connection)`);
   assert.match(chunked.text, /^HTTP\/1\.1 426 [^]*\r\ntransfer-encoding: chunked\r\n[^]*\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n$/);
+});
+
+test('an upgrade request with a body (Upgrade: h2c) that the upstream declines still delivers its body and gets the answer', async () => {
+  const r = await new Promise<string>((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let text = '';
+    sock.on('data', (d) => { text += d.toString('latin1'); });
+    sock.on('close', () => resolve(text));
+    sock.write('POST /refuse/declined HTTP/1.1\r\nhost: ws.test\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\nconnection: Upgrade, HTTP2-Settings\r\ncontent-length: 100000\r\n\r\n');
+    setTimeout(() => sock.write(Buffer.alloc(100_000, 0x61)), 50);
+  });
+  assert.match(r, /^HTTP\/1\.1 200 /);
+  assert.match(r, /\r\n\r\ngot 100000$/);
 });
 
 test('over TLS (wss) the chain runs the same: 401 without a key, 101 and echo with one', async () => {
