@@ -10,14 +10,15 @@ import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, Incomi
 import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { HeaderList, LocalResponse, PhaseResult, StreamInfo } from '../host/types.js';
+import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
-import { addForwardedHeaders, findHeader, isHopByHop, outgoingPairs, pairsToHeaderList, rawHeaderPairs, removeHeader, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
-import { chooseCluster, hostOf, rewritePath, type CompiledRoute } from './router.js';
+import { addForwardedHeaders, isHopByHop, outgoingPairs, pairsToHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
+import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
+import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
+import { plainIp, streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
-import type { ModelHeaderMods } from './config-model.js';
 
 /** Facts about the downstream connection. */
 export interface ConnInfo {
@@ -54,18 +55,6 @@ const noop = (): void => undefined;
 /** The reason given to undici when the gateway cancels an upstream request itself. */
 const CANCELLED = new Error('cancelled by the gateway');
 const textEncoder = new TextEncoder();
-
-function stripIp(addr: string | undefined): string {
-  if (!addr) return '';
-  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-}
-
-function applyMods(list: HeaderList, mods: ModelHeaderMods | undefined): void {
-  if (!mods) return;
-  if (mods.remove) for (const n of mods.remove) removeHeader(list, n);
-  if (mods.set) for (const [k, v] of mods.set) setHeader(list, k, v);
-  if (mods.add) for (const [k, v] of mods.add) list.push([k, v]);
-}
 
 function hasRequestBody(req: DownReq): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
@@ -160,21 +149,7 @@ class Exchange {
 
     const plugins = this.snap.pluginsFor(this.routeName, host, clusterName);
     if (plugins.length && this.snap.chainFactory) {
-      const info: StreamInfo = {
-        startTimeNs: BigInt(Date.now()) * 1_000_000n,
-        requestId: this.requestId,
-        protocol: this.protocol,
-        sourceAddress: stripIp(this.conn.remoteAddress),
-        sourcePort: this.conn.remotePort,
-        destinationAddress: stripIp(this.conn.localAddress),
-        destinationPort: this.conn.localPort,
-        connectionId: this.conn.id,
-        mtls: false,
-        requestedServerName: this.conn.sni,
-        routeName: this.routeName || undefined,
-        clusterName: clusterName || undefined,
-        listenerDirection: 2,
-      };
+      const info = streamInfoFor(this.conn, { requestId: this.requestId, protocol: this.protocol, routeName: this.routeName, clusterName });
       this.chain = this.snap.chainFactory(plugins, info);
       const chain = this.chain;
       const p = chain.requestHeadersNow ? chain.requestHeadersNow(headers, endOfStream) : chain.requestHeaders(headers, endOfStream);
@@ -190,14 +165,8 @@ class Exchange {
     const cluster = this.snap.clusters.get(clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${clusterName}`);
 
-    // Router-stage mutations (Envoy applies them after the HTTP filters).
-    const pIdx = findHeader(headers, ':path');
-    const newPath = rewritePath(route, canary, headers[pIdx][1], path);
-    headers[pIdx][1] = newPath;
-    const rw = canary && route.model.canary?.rewrite ? route.model.canary.rewrite : route.model.rewrite;
-    if (rw?.host) headers[findHeader(headers, ':authority')][1] = rw.host;
-    applyMods(headers, route.model.requestHeaders);
-    addForwardedHeaders(headers, stripIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
+    applyRouterStage(headers, route, canary);
+    addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
     const bodyNeedsChain = !endOfStream && this.chain?.wantsRequestBody === true;
     this.forward(cluster, headers, endOfStream, bodyNeedsChain);
@@ -445,7 +414,7 @@ class Exchange {
     let list = headers;
     if (mods) {
       if (typeof list[0] === 'string') list = pairsToHeaderList(status, list as string[]);
-      applyMods(list as HeaderList, mods);
+      applyHeaderMods(list as HeaderList, mods);
     }
     let out: string[];
     if (list.length && typeof list[0] !== 'string') {
@@ -626,7 +595,7 @@ class Exchange {
         protocol: this.protocol,
         status,
         durationMs: Math.round(ms * 1000) / 1000,
-        client: stripIp(this.conn.remoteAddress),
+        client: plainIp(this.conn.remoteAddress),
         detail: ended ? this.detail : this.detail ?? 'downstream_reset',
       });
     }

@@ -14,6 +14,11 @@ type Echo = Awaited<ReturnType<typeof echoServer>>;
 let up: Echo;
 let slow: Echo;
 let stream: Echo;
+let trailing: Echo;
+let big: Echo;
+/** Bytes the big upstream managed to hand to its socket so far. */
+let bigWritten = 0;
+const BIG = 64 * 1024 * 1024;
 let grpc: http2.Http2Server;
 let grpcPort = 0;
 let deadPort = 0;
@@ -60,6 +65,26 @@ before(async () => {
     req.on('data', (c: Buffer) => { if (n === 0) streamEvents.push('upstream-first-byte'); n += c.length; });
     req.on('end', () => { streamEvents.push('upstream-end'); res.end(String(n)); });
   });
+  trailing = await echoServer('trailing', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+    res.write('part one, ');
+    res.write('part two');
+    res.addTrailers({ 'x-checksum': 'abc123' });
+    res.end();
+  });
+  big = await echoServer('big', (_req, res) => {
+    bigWritten = 0;
+    const chunk = Buffer.alloc(64 * 1024, 97);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BIG });
+    const pump = () => {
+      while (bigWritten < BIG) {
+        bigWritten += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
   grpc = http2.createServer();
   grpc.on('stream', (s, headers) => {
     const chunks: Buffer[] = [];
@@ -95,12 +120,16 @@ services:
   - { name: up.svc, endpoints: ["127.0.0.1:${up.port}"] }
   - { name: slow.svc, endpoints: ["127.0.0.1:${slow.port}"], requestTimeoutMs: 300 }
   - { name: stream.svc, endpoints: ["127.0.0.1:${stream.port}"] }
+  - { name: trailing.svc, endpoints: ["127.0.0.1:${trailing.port}"] }
+  - { name: big.svc, endpoints: ["127.0.0.1:${big.port}"] }
   - { name: grpc.svc, protocol: grpc, endpoints: ["127.0.0.1:${grpcPort}"] }
   - { name: flaky.svc, endpoints: ["127.0.0.1:${deadPort}", "127.0.0.1:${up.port}"] }
   - { name: dead.svc, endpoints: ["127.0.0.1:${deadPort}"] }
 routes:
   - { name: default/slow, path: /slow, service: slow.svc }
   - { name: default/upload, path: /upload, service: stream.svc }
+  - { name: default/trailing, path: /trailing, service: trailing.svc }
+  - { name: default/big, path: /big, service: big.svc }
   - { name: default/grpc, path: /demo.Echo, service: grpc.svc }
   - { name: default/flaky, path: /flaky, service: flaky.svc }
   - { name: default/dead, path: /dead, service: dead.svc }
@@ -112,7 +141,7 @@ routes:
 
 after(async () => {
   await gw?.close();
-  await Promise.all([up, slow, stream].map((s) => s?.close()));
+  await Promise.all([up, slow, stream, trailing, big].map((s) => s?.close()));
   grpc?.close();
   await dir?.remove();
 });
@@ -254,4 +283,54 @@ test('an unreachable upstream answers 503 and a slow one 504', async () => {
   assert.equal(dead.headers['x-gateway-detail'], 'upstream_connect_failure');
   const slowR = await fetchText(`${gw.url}/slow`);
   assert.equal(slowR.status, 504);
+});
+
+test('response trailers from an HTTP/1.1 upstream reach HTTP/1.1 and HTTP/2 clients', async () => {
+  const h1 = await new Promise<{ body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+    http.get(`${gw.url}/trailing`, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ body, trailers: res.trailers }));
+    }).on('error', reject);
+  });
+  assert.equal(h1.body, 'part one, part two');
+  assert.equal(h1.trailers['x-checksum'], 'abc123');
+
+  const session = http2.connect(gw.url);
+  try {
+    const h2 = await new Promise<{ body: string; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
+      const s = session.request({ ':path': '/trailing' });
+      let body = '';
+      let trailers: http2.IncomingHttpHeaders = {};
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (body += d));
+      s.on('trailers', (t) => (trailers = t));
+      s.on('end', () => resolve({ body, trailers }));
+      s.on('error', reject);
+    });
+    assert.equal(h2.body, 'part one, part two');
+    assert.equal(h2.trailers['x-checksum'], 'abc123');
+  } finally {
+    session.close();
+  }
+});
+
+test('a client that stops reading holds the upstream back: the response is not buffered in the gateway', async () => {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get(`${gw.url}/big`, resolve).on('error', reject);
+  });
+  res.pause();
+  // Wait until the upstream cannot write any more (its socket, the gateway and the client's socket are full).
+  let last = -1;
+  while (last !== bigWritten) {
+    last = bigWritten;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(bigWritten < BIG / 2, `the upstream wrote ${bigWritten} of ${BIG} bytes while the client read nothing`);
+  let received = 0;
+  res.on('data', (c: Buffer) => { received += c.length; });
+  res.resume();
+  await new Promise((r) => res.on('end', r));
+  assert.equal(received, BIG);
 });
