@@ -83,11 +83,13 @@ export interface ReloadResult {
 }
 
 /**
- * Quiet time after a file change before reloading: editors and tools write in several steps
- * (truncate then write, or rename then write), and the events of one save come in a burst.
+ * Quiet time after a file change before reloading: the events of one save come in a burst.
+ * Short, because it adds to every change's write → new-behaviour time; the multi-step saves of
+ * editors and tools (truncate then write, delete or rename then write) are caught by the
+ * mid-save check instead of by a long wait.
  */
 const QUIET_MS = 5;
-/** A known config file that is empty or missing right after a change is usually mid-save: look again after this long. */
+/** A config file or `file://` module of the running model that is empty or missing right after a change is usually mid-save: look again after this long. */
 const RECHECK_MS = 5;
 /** ...but not forever: after this long an empty or deleted file is what the user meant. */
 const SETTLE_MAX_MS = 250;
