@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
-import { addForwardedHeaders, isHopByHop, outgoingPairs, pairsToHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
+import { addForwardedHeaders, findHeader, isHopByHop, outgoingPairs, pairsToHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
@@ -165,6 +165,8 @@ class Exchange {
     const cluster = this.snap.clusters.get(clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${clusterName}`);
 
+    // A plugin may have removed what the upstream request needs (Envoy refuses such a request too).
+    if (findHeader(headers, ':path') < 0 || findHeader(headers, ':method') < 0) return this.sendSimple(400, 'missing_required_header', 'missing :path or :method');
     applyRouterStage(headers, route, canary);
     addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
