@@ -7,7 +7,8 @@
  *
  * `node dist/test/bench/gateway-bench.js` runs it standalone (`… gateway-bench.js reload`: only the
  * reload case); `npm run bench` runs it with the others.
- * Env: GATEWAY_BENCH_SECONDS (per case, default 5), GATEWAY_BENCH_RELOADS (plugin swaps and route
+ * The throughput cases run in interleaved rounds (see `run`).
+ * Env: GATEWAY_BENCH_SECONDS (per case and round, default 4), GATEWAY_BENCH_ROUNDS (default 3), GATEWAY_BENCH_RELOADS (plugin swaps and route
  * changes, default 100 each), GATEWAY_BENCH_RELOAD_SECONDS (wrk run of the reload case, default 30),
  * GATEWAY_BENCH_CPU_PROF (a folder: the reload case's gateway writes a --cpu-prof profile there).
  */
@@ -24,7 +25,8 @@ import { freePort } from '../fixtures/free-port.js';
 
 export interface BenchRow { name: string; value: number; unit: string; note?: string }
 
-const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 3);
 const RELOADS = Number(process.env.GATEWAY_BENCH_RELOADS ?? 100);
 const RELOAD_SECONDS = Number(process.env.GATEWAY_BENCH_RELOAD_SECONDS ?? 30);
 const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
@@ -119,7 +121,19 @@ async function startGateway(dir: string, name: string, yaml: string, cpuProfDir?
   return { proc, port, admin };
 }
 
-/** Runs every case; returns rows for the bench table. */
+interface Case { name: string; url: string; note?: string; headers?: string[] }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Runs every case; returns rows for the bench table. All servers run at once (idle unless
+ * measured) and the cases are measured in ROUNDS interleaved rounds, the order rotating each
+ * round: a machine whose speed drifts (a shared VM) then moves every case alike. Each case
+ * reports its median round; each ratio is the median of the per-round ratios.
+ */
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
@@ -128,38 +142,15 @@ export async function run(): Promise<BenchRow[]> {
     const upPort = await freePort();
     procs.push(node(UPSTREAM, [String(upPort)]));
     await waitPort(upPort);
-    const add = (name: string, r: WrkResult, note = '') => {
-      const lost = r.errors + r.non2xx ? ` errors ${r.errors}, non-2xx ${r.non2xx}` : '';
-      rows.push({ name: `${name} req/s`, value: r.rps, unit: 'req/s', note: `${note}${lost}`.trim() || undefined });
-      rows.push({ name: `${name} p99`, value: r.p99ms, unit: 'ms' });
-    };
-    const results: Record<string, number> = {};
-    const measure = async (name: string, url: string, note = '', headers: string[] = []) => {
-      process.stderr.write(`gateway bench: ${name}...\n`);
-      await wrk(url, 1, headers); // warm-up
-      const r = await wrk(url, SECONDS, headers);
-      results[name] = r.rps;
-      add(name, r, note);
-    };
+    const local = (port: number) => `http://127.0.0.1:${port}/`;
 
-    await measure('direct to upstream', `http://127.0.0.1:${upPort}/`);
-
-    let gw = await startGateway(dir, 'plain', gatewayYaml(upPort, ''));
-    await measure('gateway, no plugin', `http://127.0.0.1:${gw.port}/`, 'one process (--workers 0), access log off');
-    await stop(gw.proc);
-
-    const noop = await watPlugin(dir, 'noop');
-    gw = await startGateway(dir, 'noop', gatewayYaml(upPort, `  - { name: noop, url: ${noop} }\n`));
-    await measure('gateway, one no-op plugin', `http://127.0.0.1:${gw.port}/`);
-    await stop(gw.proc);
-
-    const chain = `  - { name: request-block, url: ${example('request-block')}, config: { block_urls: [swagger.html], case_sensitive: false } }
+    const plain = await startGateway(dir, 'plain', gatewayYaml(upPort, ''));
+    const noop = await startGateway(dir, 'noop', gatewayYaml(upPort, `  - { name: noop, url: ${await watPlugin(dir, 'noop')} }\n`));
+    const chain = await startGateway(dir, 'chain', gatewayYaml(upPort, `  - { name: request-block, url: ${example('request-block')}, config: { block_urls: [swagger.html], case_sensitive: false } }
   - { name: key-auth, url: ${example('key-auth')}, phase: AUTHN, config: { consumers: [{ name: bench, credential: bench-key }], keys: [x-api-key], in_header: true } }
   - { name: hello-world, url: ${example('hello-world')}, config: { header: x-hello, value: bench } }
-`;
-    gw = await startGateway(dir, 'chain', gatewayYaml(upPort, chain));
-    await measure('gateway, 3 example plugins', `http://127.0.0.1:${gw.port}/`, 'key-auth, request-block, hello-world', ['x-api-key: bench-key']);
-    await stop(gw.proc);
+`));
+    procs.push(plain.proc, noop.proc, chain.proc);
 
     const nginxPort = await freePort();
     const ndir = join(dir, 'nginx');
@@ -178,31 +169,46 @@ http {
   }
 }
 `);
-    const nginx = spawn('nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-    procs.push(nginx);
-    await waitPort(nginxPort);
-    await measure('nginx (Debian)', `http://127.0.0.1:${nginxPort}/`, 'worker_processes 1, upstream keepalive');
-    await stop(nginx);
-
+    procs.push(spawn('nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }));
     const hpPort = await freePort();
-    const hp = node(HTTP_PROXY, [String(hpPort), String(upPort)]);
-    procs.push(hp);
-    await waitPort(hpPort);
-    await measure('http-proxy (keep-alive agent)', `http://127.0.0.1:${hpPort}/`);
-    await stop(hp);
-
+    procs.push(node(HTTP_PROXY, [String(hpPort), String(upPort)]));
     const bpPort = await freePort();
-    const bp = node(UNDICI_PROXY, [String(bpPort), String(upPort)]);
-    procs.push(bp);
-    await waitPort(bpPort);
-    await measure('bare undici proxy', `http://127.0.0.1:${bpPort}/`);
-    await stop(bp);
+    procs.push(node(UNDICI_PROXY, [String(bpPort), String(upPort)]));
+    await Promise.all([nginxPort, hpPort, bpPort].map((p) => waitPort(p)));
 
-    const ratio = (a: string, b: string) => results[a] / results[b];
+    const cases: Case[] = [
+      { name: 'direct to upstream', url: local(upPort) },
+      { name: 'gateway, no plugin', url: local(plain.port), note: 'one process (--workers 0), access log off' },
+      { name: 'gateway, one no-op plugin', url: local(noop.port) },
+      { name: 'gateway, 3 example plugins', url: local(chain.port), note: 'key-auth, request-block, hello-world', headers: ['x-api-key: bench-key'] },
+      { name: 'nginx (Debian)', url: local(nginxPort), note: 'worker_processes 1, upstream keepalive' },
+      { name: 'http-proxy (keep-alive agent)', url: local(hpPort) },
+      { name: 'bare undici proxy', url: local(bpPort) },
+    ];
+    const results = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[(i + round) % cases.length];
+        process.stderr.write(`gateway bench: round ${round + 1}/${ROUNDS}, ${c.name}...\n`);
+        await wrk(c.url, 1, c.headers); // warm-up: JIT, pools, and a process that sat idle while the others ran
+        results.get(c.name)!.push(await wrk(c.url, SECONDS, c.headers));
+      }
+    }
+    for (const c of cases) {
+      const rs = results.get(c.name)!;
+      const errors = rs.reduce((n, r) => n + r.errors, 0);
+      const non2xx = rs.reduce((n, r) => n + r.non2xx, 0);
+      const lost = errors + non2xx ? ` errors ${errors}, non-2xx ${non2xx}` : '';
+      const spread = `rounds ${rs.map((r) => Math.round(r.rps)).join(' / ')}`;
+      rows.push({ name: `${c.name} req/s`, value: median(rs.map((r) => r.rps)), unit: 'req/s', note: `${c.note ? `${c.note}; ` : ''}${spread}${lost}` });
+      rows.push({ name: `${c.name} p99`, value: median(rs.map((r) => r.p99ms)), unit: 'ms' });
+    }
+    const ratio = (a: string, b: string) => median(results.get(a)!.map((r, i) => r.rps / results.get(b)![i].rps));
     rows.push({ name: 'no plugin / bare undici', value: ratio('gateway, no plugin', 'bare undici proxy'), unit: 'x', note: 'target ≥ 0.90' });
     rows.push({ name: 'no plugin / nginx', value: ratio('gateway, no plugin', 'nginx (Debian)'), unit: 'x', note: 'target ≥ 0.55' });
     rows.push({ name: 'no plugin / http-proxy', value: ratio('gateway, no plugin', 'http-proxy (keep-alive agent)'), unit: 'x', note: 'target ≥ 1.5' });
     rows.push({ name: '3 plugins / no plugin', value: ratio('gateway, 3 example plugins', 'gateway, no plugin'), unit: 'x', note: 'target ≥ 0.85' });
+    await Promise.all(procs.splice(1).map(stop));
 
     rows.push(...await reloadUnderLoad(dir, upPort));
   } finally {
