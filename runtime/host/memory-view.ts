@@ -7,6 +7,8 @@ import { BadAllocatorSignal } from './errors.js';
 import type { WasmMemory } from './wasm-api.js';
 
 const utf8Decoder = new TextDecoder('utf-8');
+/** Strings shorter than this are latin1-coded in JS; longer ones by Buffer's native code. */
+const SHORT = 8;
 const utf8Encoder = new TextEncoder();
 
 /** Shared encoder/decoder helpers (one instance each per process). */
@@ -21,12 +23,15 @@ export class MemoryView {
   u8: Uint8Array;
   dv: DataView;
   private buf: ArrayBuffer;
+  /** A Buffer over the same memory, for its native latin1 encode/decode of longer strings. */
+  private nb: Buffer;
   private alloc: ((size: number) => number) | undefined;
 
   constructor(readonly memory: WasmMemory) {
     this.buf = memory.buffer as ArrayBuffer;
     this.u8 = new Uint8Array(this.buf);
     this.dv = new DataView(this.buf);
+    this.nb = Buffer.from(this.buf);
   }
 
   /** Sets the plugin export used to allocate memory for data returned to the plugin. */
@@ -42,6 +47,7 @@ export class MemoryView {
       this.buf = this.memory.buffer as ArrayBuffer;
       this.u8 = new Uint8Array(this.buf);
       this.dv = new DataView(this.buf);
+      this.nb = Buffer.from(this.buf);
     }
   }
 
@@ -89,15 +95,19 @@ export class MemoryView {
   /** Stores a little-endian u64 (bounds checked by the caller). */
   setU64(ptr: number, v: bigint): void { this.dv.setBigUint64(ptr, v, true); }
 
-  /** Decodes [ptr, ptr+len) as latin1 (header names/values: one char per byte). Caller checked bounds. */
+  /**
+   * Decodes [ptr, ptr+len) as latin1 (header names/values: one char per byte). Caller checked
+   * bounds. Short strings are built in JS (cheaper than the native call); longer ones natively,
+   * which also spares the intermediate strings a concatenation loop leaves to the collector.
+   */
   latin1(ptr: number, len: number): string {
-    const u8 = this.u8;
-    if (len < 48) {
+    if (len < SHORT) {
+      const u8 = this.u8;
       let s = '';
       for (let i = ptr, end = ptr + len; i < end; i++) s += String.fromCharCode(u8[i]!);
       return s;
     }
-    return Buffer.from(u8.buffer, ptr, len).toString('latin1');
+    return this.nb.toString('latin1', ptr, ptr + len);
   }
 
   /** Decodes [ptr, ptr+len) as UTF-8. Caller checked bounds. */
@@ -110,8 +120,9 @@ export class MemoryView {
 
   /** Writes latin1 `s` at `ptr` (caller checked room). Returns bytes written. */
   writeLatin1(ptr: number, s: string): number {
-    const u8 = this.u8;
     const n = s.length;
+    if (n >= SHORT) return this.nb.write(s, ptr, n, 'latin1');
+    const u8 = this.u8;
     for (let i = 0; i < n; i++) u8[ptr + i] = s.charCodeAt(i);
     return n;
   }
@@ -139,8 +150,7 @@ export class MemoryView {
     let p = 0;
     if (n !== 0) {
       p = this.malloc(n);
-      const u8 = this.u8;
-      for (let i = 0; i < n; i++) u8[p + i] = s.charCodeAt(i);
+      this.writeLatin1(p, s);
     }
     const dv = this.dv;
     dv.setUint32(ptrPtr, p, true);
