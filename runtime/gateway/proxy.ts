@@ -17,6 +17,7 @@ import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
+import { recordStreamEnd } from './stream-end.js';
 import { plainIp, streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
 
@@ -575,32 +576,22 @@ class Exchange {
     this.done = true;
     const ended = this.res.writableFinished;
     if (!ended) this.cancelUpstream();
-    const chain = this.chain;
-    if (chain) {
-      chain.info.responseCode = this.status;
-      if (this.detail) chain.info.responseCodeDetails = this.detail;
-      try { chain.finish(); } catch { /* the host reports plugin failures itself */ }
-    }
-    const ms = Number(process.hrtime.bigint() - this.start) / 1e6;
-    const status = ended ? this.status : 0;
-    this.ctx.stats.record(this.routeName || '-', status, ms);
-    if (this.ctx.accessLog.enabled) {
-      this.ctx.accessLog.write({
-        time: new Date().toISOString(),
-        requestId: this.requestId,
-        route: this.routeName,
-        cluster: this.clusterName,
-        upstream: this.upstreamAddr,
-        method: this.req.method ?? '',
-        authority: this.authority,
-        path: this.req.url ?? '',
-        protocol: this.protocol,
-        status,
-        durationMs: Math.round(ms * 1000) / 1000,
-        client: plainIp(this.conn.remoteAddress),
-        detail: ended ? this.detail : this.detail ?? 'downstream_reset',
-      });
-    }
+    recordStreamEnd(this.ctx, {
+      chain: this.chain,
+      status: this.status,
+      completed: ended,
+      detail: this.detail,
+      start: this.start,
+      requestId: this.requestId,
+      route: this.routeName,
+      cluster: this.clusterName,
+      upstream: this.upstreamAddr,
+      method: this.req.method ?? '',
+      authority: this.authority,
+      path: this.req.url ?? '',
+      protocol: this.protocol,
+      client: plainIp(this.conn.remoteAddress),
+    });
     this.snap.release();
   }
 }

@@ -17,6 +17,7 @@ import type { ConnInfo, ProxyContext } from './proxy.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
+import { recordStreamEnd } from './stream-end.js';
 import { plainIp, streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
 
@@ -424,31 +425,22 @@ class UpgradeExchange {
     if (this.done) return;
     this.done = true;
     this.upstream?.destroy();
-    const chain = this.chain;
-    if (chain) {
-      chain.info.responseCode = this.status;
-      if (this.detail) chain.info.responseCodeDetails = this.detail;
-      try { chain.finish(); } catch { /* the host reports plugin failures itself */ }
-    }
-    const ms = Number(process.hrtime.bigint() - this.start) / 1e6;
-    this.ctx.stats.record(this.routeName || '-', this.status, ms);
-    if (this.ctx.accessLog.enabled) {
-      this.ctx.accessLog.write({
-        time: new Date().toISOString(),
-        requestId: this.requestId,
-        route: this.routeName,
-        cluster: this.clusterName,
-        upstream: this.upstreamAddr,
-        method: this.req.method ?? '',
-        authority: this.authority,
-        path: this.req.url ?? '',
-        protocol: 'HTTP/1.1',
-        status: this.status,
-        durationMs: Math.round(ms * 1000) / 1000,
-        client: plainIp(this.conn.remoteAddress),
-        detail: this.status ? this.detail : this.detail ?? 'downstream_reset',
-      });
-    }
+    recordStreamEnd(this.ctx, {
+      chain: this.chain,
+      status: this.status,
+      completed: true,
+      detail: this.detail,
+      start: this.start,
+      requestId: this.requestId,
+      route: this.routeName,
+      cluster: this.clusterName,
+      upstream: this.upstreamAddr,
+      method: this.req.method ?? '',
+      authority: this.authority,
+      path: this.req.url ?? '',
+      protocol: 'HTTP/1.1',
+      client: plainIp(this.conn.remoteAddress),
+    });
     this.snap.release();
   }
 }

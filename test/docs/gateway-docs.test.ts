@@ -8,13 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { loadConfig } from '../../runtime/gateway/config-loader.js';
+import { selfSignedCert } from '../fixtures/self-signed.js';
 
 const DOC = join(PACKAGE_ROOT, 'docs', 'gateway.md');
 
@@ -37,10 +37,7 @@ async function withCerts<T>(fn: (dir: string, pem: { cert: string; key: string }
   const dir = await mkdtemp(join(tmpdir(), 'gateway-docs-'));
   try {
     await mkdir(join(dir, 'certs'));
-    const cert = join(dir, 'certs', 'example.com.crt');
-    const key = join(dir, 'certs', 'example.com.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=example.com', '-addext', 'subjectAltName=DNS:example.com,DNS:*.example.com'], { stdio: 'ignore' });
+    const { cert, key } = selfSignedCert(join(dir, 'certs'), 'example.com', ['DNS:*.example.com']);
     return await fn(dir, { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { configDir, echoServer, gateway, QUIET } from './helpers.js';
+import { selfSignedCert } from '../fixtures/self-signed.js';
 
 const HEADERS_MS = 300;
 const IDLE_MS = 700;
@@ -22,9 +21,7 @@ let tlsPort = 0;
 before(async () => {
   up = await echoServer('up');
   dir = await configDir();
-  const cert = join(dir.dir, 't.crt');
-  const key = join(dir.dir, 't.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=t.test', '-addext', 'subjectAltName=DNS:t.test'], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert(dir.dir, 't.test');
   await dir.write('gw.yaml', `${QUIET}  headersTimeoutMs: ${HEADERS_MS}
   idleTimeoutMs: ${IDLE_MS}
 listeners:

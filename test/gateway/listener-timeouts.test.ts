@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { configDir, echoServer, gateway, QUIET } from './helpers.js';
+import { selfSignedCert } from '../fixtures/self-signed.js';
 
 const HEADERS_MS = 300;
 const IDLE_MS = 1200;
@@ -43,9 +42,7 @@ before(async () => {
   slow = await echoServer('slow', (_req, res) => { setTimeout(() => res.end('late'), 2 * HEADERS_MS); });
   dir = await configDir();
   reloadDir = await configDir();
-  cert = join(dir.dir, 't.crt');
-  key = join(dir.dir, 't.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=t.test', '-addext', 'subjectAltName=DNS:t.test'], { stdio: 'ignore' });
+  ({ cert, key } = selfSignedCert(dir.dir, 't.test'));
   await dir.write('gw.yaml', config(HEADERS_MS, IDLE_MS));
   gw = await gateway([dir.dir]);
   plainPort = gw.ports().plain;

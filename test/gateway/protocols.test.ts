@@ -5,10 +5,10 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+import { selfSignedCert } from '../fixtures/self-signed.js';
 
 type Echo = Awaited<ReturnType<typeof echoServer>>;
 let up: Echo;
@@ -41,13 +41,6 @@ function unframe(buf: Buffer): string[] {
     i += 5 + n;
   }
   return out;
-}
-
-function certFor(d: string, name: string): { cert: string; key: string } {
-  const cert = join(d, `${name}.crt`);
-  const key = join(d, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`], { stdio: 'ignore' });
-  return { cert, key };
 }
 
 before(async () => {
@@ -106,8 +99,8 @@ before(async () => {
   await new Promise<void>((r) => probe.close(() => r()));
 
   dir = await configDir();
-  const a = certFor(dir.dir, 'a.test');
-  const b = certFor(dir.dir, 'b.test');
+  const a = selfSignedCert(dir.dir, 'a.test');
+  const b = selfSignedCert(dir.dir, 'b.test');
   await dir.write('gw.yaml', `${QUIET}listeners:
   - { name: plain, address: 127.0.0.1, port: 0 }
   - name: secure

@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'undici';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { configDir, gateway, QUIET } from './helpers.js';
+import { selfSignedCert } from '../fixtures/self-signed.js';
 
 const KEY_AUTH = pathToFileURL(join(PACKAGE_ROOT, 'examples/key-auth/build/plugin.wasm')).href;
 const HELLO = pathToFileURL(join(PACKAGE_ROOT, 'examples/hello-world/build/plugin.wasm')).href;
@@ -98,9 +98,7 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamPort = (upstream.address() as AddressInfo).port;
   dir = await configDir();
-  const cert = join(dir.dir, 't.crt');
-  const key = join(dir.dir, 't.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=ws.test', '-addext', 'subjectAltName=DNS:ws.test'], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert(dir.dir, 'ws.test');
   await dir.write('gw.yaml', `${QUIET}  pluginLogLevel: warn
 listeners:
   - { name: plain, address: 127.0.0.1, port: 0 }
