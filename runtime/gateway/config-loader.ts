@@ -208,7 +208,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     };
     const appRoot = ann[`${ANN}app-root`] as string | undefined;
     if (appRoot && value === '/' && type !== 'Exact') {
-      b.routes.push({ name, hosts: route.hosts, path: { type: 'Exact', value: '/' }, headers: [], query: [], backends: [], direct: { status: 302, body: appRoot }, source: route.source });
+      b.routes.push({ name, hosts: route.hosts, path: { type: 'Exact', value: '/' }, headers: [], query: [], backends: [], direct: { status: 302, body: '', location: appRoot }, source: route.source });
     }
     paths.set(key, { key, route });
     b.routes.push(route);

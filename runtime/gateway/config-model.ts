@@ -85,7 +85,7 @@ export interface ModelRoute {
   /** Per-route request timeout; default the cluster's. */
   timeoutMs?: number;
   /** Fixed response instead of proxying (native `direct`), e.g. for health routes. */
-  direct?: { status: number; body: string };
+  direct?: { status: number; body: string; location?: string };
   source?: ConfigLocation;
 }
 

@@ -162,7 +162,7 @@ class Exchange {
     }
 
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
-    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, true);
+    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
     const cluster = this.snap.clusters.get(clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${clusterName}`);
 
@@ -537,7 +537,8 @@ class Exchange {
     this.drainRequest();
   }
 
-  private sendSimple(status: number, detail: string, body: string, direct = false): void {
+  /** A gateway-made answer; `direct` (a route's fixed answer) leaves out x-gateway-detail and may carry a Location. */
+  private sendSimple(status: number, detail: string, body: string, direct?: { location?: string }): void {
     if (this.done) return;
     if (this.res.headersSent) { this.reset(detail); return; }
     this.status = status;
@@ -545,6 +546,7 @@ class Exchange {
     const bytes = textEncoder.encode(body);
     const headers: Record<string, string> = { 'content-type': 'text/plain', 'content-length': String(bytes.length), 'x-request-id': this.requestId };
     if (!direct) headers['x-gateway-detail'] = detail;
+    else if (direct.location) headers.location = direct.location;
     this.res.writeHead(status, headers);
     this.res.end(Buffer.from(bytes));
     this.drainRequest();

@@ -194,7 +194,7 @@ class UpgradeExchange {
     }
 
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
-    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, true);
+    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
     const cluster = this.snap.clusters.get(this.clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
     const ep = cluster.pick();
@@ -377,10 +377,12 @@ class UpgradeExchange {
     this.answer(lr.status, lines, lr.body);
   }
 
-  private sendSimple(status: number, detail: string, body: string, direct = false): void {
+  /** A gateway-made answer; `direct` (a route's fixed answer) leaves out x-gateway-detail and may carry a Location. */
+  private sendSimple(status: number, detail: string, body: string, direct?: { location?: string }): void {
     this.detail = detail;
     const lines = [statusLine(status), 'content-type: text/plain', `x-request-id: ${this.requestId}`];
     if (!direct) lines.push(`x-gateway-detail: ${detail}`);
+    else if (direct.location) lines.push(`location: ${direct.location}`);
     this.answer(status, lines, Buffer.from(body));
   }
 

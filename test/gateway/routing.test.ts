@@ -51,6 +51,7 @@ spec:
     ingress('rewrite', 'rw.com', '/app', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/' }),
     ingress('rewrite-regex', 'rx.com', '/v1(/|$)(.*)', 'ImplementationSpecific', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/api/$2', 'nginx.ingress.kubernetes.io/use-regex': 'true' }),
     ingress('split', 'split.com', '/', 'Prefix', '75% svc-a.static:80\\n25% svc-b.static:80'),
+    ingress('app-root', 'root.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/app-root': '/app/' }),
   ].join(''));
   await dir.write('route.yaml', `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -158,6 +159,13 @@ test('rewrite-target replaces a prefix, or applies regex groups', async () => {
   assert.equal((await echo(`${gw.url}/app/page?q=1`, { headers: { host: 'rw.com' } })).url, '/page?q=1');
   assert.equal((await echo(`${gw.url}/app`, { headers: { host: 'rw.com' } })).url, '/');
   assert.equal((await echo(`${gw.url}/v1/users/7`, { headers: { host: 'rx.com' } })).url, '/api/users/7');
+});
+
+test('app-root redirects a request for / with a Location header; other paths are proxied', async () => {
+  const r = await fetchText(`${gw.url}/`, { headers: { host: 'root.com' } });
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.location, '/app/');
+  assert.equal((await echo(`${gw.url}/app/x`, { headers: { host: 'root.com' } })).url, '/app/x');
 });
 
 test('proxy headers: x-forwarded-*, x-request-id kept or generated, hop-by-hop stripped', async () => {
