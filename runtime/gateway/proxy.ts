@@ -68,7 +68,11 @@ function hasRequestBody(req: DownReq): boolean {
 /** Handles one downstream request. Never throws; errors become 5xx responses. */
 export function handleRequest(ctx: ProxyContext, req: DownReq, res: DownRes, conn: ConnInfo): void {
   const ex = new Exchange(ctx, req, res, conn);
-  ex.run().catch((err) => ex.fail(err));
+  try {
+    ex.run();
+  } catch (err) {
+    ex.fail(err);
+  }
 }
 
 /** An upstream request in flight: what a retry on another endpoint needs. */
@@ -87,6 +91,9 @@ class Exchange {
   private route?: CompiledRoute;
   private routeName = '';
   private clusterName = '';
+  /** The route sent this request to its canary backends. */
+  private canary = false;
+  private endOfStream = true;
   private upstreamAddr = '';
   private requestId = '';
   private authority = '';
@@ -120,7 +127,8 @@ class Exchange {
     return Array.isArray(v) ? v[0] : v;
   };
 
-  async run(): Promise<void> {
+  /** Routes the request and runs the request-headers phase; the rest follows synchronously unless a plugin pauses. */
+  run(): void {
     const req = this.req;
     const h = req.headers;
     const method = req.method ?? 'GET';
@@ -133,46 +141,49 @@ class Exchange {
     this.requestId = this.header('x-request-id') || randomUUID();
     const route = this.snap.router.match(host, method, path, query, this.header);
     this.route = route;
-    let clusterName = '';
-    let canary = false;
     if (route) {
       this.routeName = route.model.name;
       if (!route.model.direct) {
         const t = chooseCluster(route, this.header);
-        clusterName = t.cluster;
-        canary = t.canary;
+        this.clusterName = t.cluster;
+        this.canary = t.canary;
       }
     }
-    this.clusterName = clusterName;
-    const scheme = this.conn.tls ? 'https' : 'http';
-    let headers = requestHeaderList(req.rawHeaders, method, url, this.authority, scheme);
-    const endOfStream = !hasRequestBody(req);
+    const headers = requestHeaderList(req.rawHeaders, method, url, this.authority, this.conn.tls ? 'https' : 'http');
+    this.endOfStream = !hasRequestBody(req);
 
-    const plugins = this.snap.pluginsFor(this.routeName, host, clusterName);
-    if (plugins.length && this.snap.chainFactory) {
-      const info = streamInfoFor(this.conn, { requestId: this.requestId, protocol: this.protocol, routeName: this.routeName, clusterName });
-      this.chain = this.snap.chainFactory(plugins, info);
-      const chain = this.chain;
-      const p = chain.requestHeadersNow ? chain.requestHeadersNow(headers, endOfStream) : chain.requestHeaders(headers, endOfStream);
-      const r = p instanceof Promise ? await p : p;
-      if (this.done) return;
-      if (r.kind === 'local') return this.sendLocal(r.response);
-      if (r.kind === 'reset') return this.reset(r.reason);
-      if (r.headers) headers = r.headers;
-    }
+    const plugins = this.snap.pluginsFor(this.routeName, host, this.clusterName);
+    if (!plugins.length || !this.snap.chainFactory) return this.toUpstream(headers);
+    const info = streamInfoFor(this.conn, { requestId: this.requestId, protocol: this.protocol, routeName: this.routeName, clusterName: this.clusterName });
+    const chain: Chain = this.snap.chainFactory(plugins, info);
+    this.chain = chain;
+    const p = chain.requestHeadersNow ? chain.requestHeadersNow(headers, this.endOfStream) : chain.requestHeaders(headers, this.endOfStream);
+    if (p instanceof Promise) p.then((r) => this.afterRequestHeaders(r, headers)).catch((err) => this.fail(err));
+    else this.afterRequestHeaders(p, headers);
+  }
 
+  private afterRequestHeaders(r: PhaseResult, headers: HeaderList): void {
+    if (this.done) return;
+    if (r.kind === 'local') return this.sendLocal(r.response);
+    if (r.kind === 'reset') return this.reset(r.reason);
+    this.toUpstream(r.headers ?? headers);
+  }
+
+  /** After the plugins: the route's own answers, the router-stage changes, then the upstream. */
+  private toUpstream(headers: HeaderList): void {
+    const route = this.route;
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
     if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
-    const cluster = this.snap.clusters.get(clusterName);
-    if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${clusterName}`);
+    const cluster = this.snap.clusters.get(this.clusterName);
+    if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
 
     // A plugin may have removed what the upstream request needs (Envoy refuses such a request too).
     if (findHeader(headers, ':path') < 0 || findHeader(headers, ':method') < 0) return this.sendSimple(400, 'missing_required_header', 'missing :path or :method');
-    applyRouterStage(headers, route, canary);
-    addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
+    applyRouterStage(headers, route, this.canary);
+    addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), this.conn.tls ? 'https' : 'http', this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
-    const bodyNeedsChain = !endOfStream && this.chain?.wantsRequestBody === true;
-    this.forward(cluster, headers, endOfStream, bodyNeedsChain);
+    const bodyNeedsChain = !this.endOfStream && this.chain?.wantsRequestBody === true;
+    this.forward(cluster, headers, this.endOfStream, bodyNeedsChain);
   }
 
   /** Sends the request upstream; a connect failure is retried once on another endpoint (see `upstreamFailed`). */
@@ -398,7 +409,7 @@ class Exchange {
     const p = chain.responseHeadersNow ? chain.responseHeadersNow(headers, noBody) : chain.responseHeaders(headers, noBody);
     if (p instanceof Promise) {
       this.phasePending = true;
-      p.then((r) => { if (this.afterResponseHeaders(r, status, headers)) this.phaseDone(); }, (err) => this.failAfterPhase(err));
+      p.then((r) => { if (this.afterResponseHeaders(r, status, headers)) this.phaseDone(); }).catch((err) => this.failAfterPhase(err));
       return false;
     }
     return this.afterResponseHeaders(p, status, headers);
@@ -445,7 +456,7 @@ class Exchange {
     const p = chain.responseDataNow ? chain.responseDataNow(chunk, false) : chain.responseData(chunk, false);
     if (p instanceof Promise) {
       this.phasePending = true;
-      p.then((r) => { if (this.afterResponseData(r)) this.phaseDone(); }, (err) => this.failAfterPhase(err));
+      p.then((r) => { if (this.afterResponseData(r)) this.phaseDone(); }).catch((err) => this.failAfterPhase(err));
       return false;
     }
     return this.afterResponseData(p);
@@ -473,7 +484,7 @@ class Exchange {
     if (chain.wantsResponseBody) {
       const p = chain.responseDataNow ? chain.responseDataNow(EMPTY, true) : chain.responseData(EMPTY, true);
       if (p instanceof Promise) {
-        p.then((r) => { if (this.afterLastData(r)) this.endThroughChain(trailers); }, (err) => this.failAfterPhase(err));
+        p.then((r) => { if (this.afterLastData(r)) this.endThroughChain(trailers); }).catch((err) => this.failAfterPhase(err));
         return;
       }
       if (!this.afterLastData(p)) return;
@@ -493,7 +504,7 @@ class Exchange {
     if (!trailers || !Object.keys(trailers).length) return this.endWithTrailers(trailers);
     this.chain!.responseTrailers(Object.entries(trailers)).then((r) => {
       this.endWithTrailers(r.kind === 'continue' && r.headers ? Object.fromEntries(r.headers) : trailers);
-    }, (err) => this.failAfterPhase(err));
+    }).catch((err) => this.failAfterPhase(err));
   }
 
   /** A pending plugin phase finished and the stream goes on: run the end that arrived meanwhile, or resume the upstream. */
