@@ -2,6 +2,7 @@
  * Standard proxy header handling: hop-by-hop stripping (RFC 9110 §7.6.1, plus the names that
  * `Connection` lists), `x-forwarded-*`, `x-request-id`, `via`.
  */
+import { util as undiciUtil } from 'undici';
 import type { HeaderList } from '../host/types.js';
 
 const HOP_BY_HOP = new Set([
@@ -102,7 +103,8 @@ export function responseHeaderList(status: number, headers: Record<string, strin
 export function rawHeaderPairs(raw: Buffer[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1').toLowerCase();
+    // undici's lookup returns a shared lower-case string for well-known names (no garbage).
+    const name = undiciUtil.headerNameToString(raw[i]);
     if (HOP_BY_HOP.has(name)) continue;
     out.push(name, raw[i + 1].toString('latin1'));
   }
