@@ -3,7 +3,7 @@
  * router, the plugin chain and an upstream pool, back to the client. Bodies stream with
  * back-pressure both ways unless a plugin asks for them.
  */
-import { randomUUID } from 'node:crypto';
+
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
@@ -17,6 +17,7 @@ import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
+import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
 import { plainIp, streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
@@ -138,7 +139,7 @@ class Exchange {
     const qi = url.indexOf('?');
     const path = qi < 0 ? url : url.slice(0, qi);
     const query = qi < 0 ? '' : url.slice(qi + 1);
-    this.requestId = this.header('x-request-id') || randomUUID();
+    this.requestId = this.header('x-request-id') || newRequestId();
     const route = this.snap.router.match(host, method, path, query, this.header);
     this.route = route;
     if (route) {

@@ -7,7 +7,7 @@
  * client and upstream sockets are spliced; the frames of the upgraded connection are not shown
  * to plugins.
  */
-import { randomUUID } from 'node:crypto';
+
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -17,6 +17,7 @@ import type { ConnInfo, ProxyContext } from './proxy.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
+import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
 import { plainIp, streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
@@ -142,7 +143,7 @@ class UpgradeExchange {
     this.snap = ctx.snapshot();
     this.snap.acquire();
     const h = req.headers;
-    this.requestId = (Array.isArray(h['x-request-id']) ? h['x-request-id'][0] : h['x-request-id']) || randomUUID();
+    this.requestId = (Array.isArray(h['x-request-id']) ? h['x-request-id'][0] : h['x-request-id']) || newRequestId();
     this.authority = h.host ?? '';
     socket.on('error', () => this.upstream?.destroy());
     socket.once('close', () => this.finish());

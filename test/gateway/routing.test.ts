@@ -187,8 +187,15 @@ test('proxy headers: x-forwarded-*, x-request-id kept or generated, hop-by-hop s
   assert.equal(r.headers['proxy-authorization'], undefined);
   assert.equal(r.headers.host, 'shop.example.com');
   assert.notEqual(r.respHeaders['keep-alive'], 'timeout=5', 'the upstream keep-alive header is not forwarded');
-  const g = await echo(`${gw.url}/x`, { headers: { host: 'shop.example.com' } });
-  assert.match(g.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  // Generated ids are random (version 4) UUIDs, a new one per request.
+  const uuid4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const ids = new Set<string>();
+  for (let i = 0; i < 300; i++) {
+    const g = await echo(`${gw.url}/x`, { headers: { host: 'shop.example.com' } });
+    assert.match(g.headers['x-request-id'], uuid4);
+    ids.add(g.headers['x-request-id']);
+  }
+  assert.equal(ids.size, 300);
 });
 
 test('admin API reports routes with Higress names and cluster names', async () => {
