@@ -76,6 +76,13 @@ export function handleRequest(ctx: ProxyContext, req: DownReq, res: DownRes, con
   }
 }
 
+/** Where a response keeps its Exchange, so one shared 'close' listener serves every request (no closure or once-wrapper each). */
+const EXCHANGE = Symbol('exchange');
+
+function onResponseClose(this: DownRes & { [EXCHANGE]?: Exchange }): void {
+  this[EXCHANGE]?.finish();
+}
+
 /** An upstream request in flight: what a retry on another endpoint needs. */
 interface UpstreamRequest {
   cluster: UpstreamCluster;
@@ -120,7 +127,8 @@ class Exchange {
     this.snap = ctx.snapshot();
     this.snap.acquire();
     this.protocol = req.httpVersionMajor === 2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
-    res.once('close', () => this.finish());
+    (res as DownRes & { [EXCHANGE]?: Exchange })[EXCHANGE] = this;
+    res.on('close', onResponseClose);
   }
 
   private header = (name: string): string | undefined => {
@@ -584,8 +592,8 @@ class Exchange {
     this.sendSimple(500, 'gateway_error', `gateway error: ${(err as Error)?.message ?? err}`);
   }
 
-  /** Called once when the downstream response closes (finished or aborted). */
-  private finish(): void {
+  /** Called when the downstream response closes (finished or aborted); runs once. */
+  finish(): void {
     if (this.done) return;
     this.done = true;
     const ended = this.res.writableFinished;
