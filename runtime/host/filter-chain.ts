@@ -17,6 +17,7 @@ import { FAILED, type Context, type Vm } from './vm.js';
 
 const { OK, BAD_ARGUMENT } = WasmResult;
 const EMPTY = new Uint8Array(0);
+const NO_SLOTS: readonly Slot[] = [];
 const REQUEST = 0;
 const RESPONSE = 1;
 
@@ -35,15 +36,16 @@ class Slot implements StreamPort, VmUser {
   ctx: Context | undefined;
   /** Skipped for the rest of the stream (FAIL_OPEN after a failure). */
   open = false;
-  /** proxy_continue_stream requested, per direction. */
-  readonly cont = [false, false];
-  readonly properties: Map<string, Uint8Array>;
+  /** proxy_continue_stream requested: bit `1 << direction` (a number, not a per-slot array). */
+  private cont = 0;
 
-  constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {
-    this.properties = chain.properties;
-  }
+  constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {}
 
   get info(): StreamInfo { return this.chain.info; }
+  get properties(): Map<string, Uint8Array> { return this.chain.properties; }
+
+  hasCont(dir: number): boolean { return (this.cont & (1 << dir)) !== 0; }
+  clearCont(dir: number): void { this.cont &= ~(1 << dir); }
 
   map(t: number): HeaderList | undefined { return this.chain.mapFor(t); }
   mapWritable(t: number): boolean { return this.chain.mapWritable(t); }
@@ -52,7 +54,7 @@ class Slot implements StreamPort, VmUser {
 
   continueStream(streamType: number): number {
     if (streamType !== REQUEST && streamType !== RESPONSE) return BAD_ARGUMENT;
-    this.cont[streamType] = true;
+    this.cont |= 1 << streamType;
     this.chain.kick();
     return OK;
   }
@@ -70,44 +72,75 @@ class Slot implements StreamPort, VmUser {
   }
 }
 
-type Call =
-  | { kind: 'headers'; headers: HeaderList; eos: boolean; resolve: (r: PhaseResult) => void }
-  | { kind: 'data'; data: Uint8Array; eos: boolean; resolve: (r: PhaseResult) => void }
-  | { kind: 'trailers'; trailers: HeaderList; resolve: (r: PhaseResult) => void };
+const HEADERS = 0;
+const DATA = 1;
+const TRAILERS = 2;
+
+/** One phase call waiting in a pipe. Settled through {@link Call.resolve}; no closure per call. */
+class Call {
+  /** The settlement, once there is one. */
+  result: PhaseResult | undefined = undefined;
+  /** Resolves the caller's promise when the call could not be settled synchronously. */
+  later: ((r: PhaseResult) => void) | undefined = undefined;
+  /** Calls queued behind this one in its pipe. */
+  next: Call | undefined = undefined;
+
+  /** `headers` holds the headers of a HEADERS call and the trailers of a TRAILERS call. */
+  constructor(readonly kind: number, readonly headers: HeaderList | undefined, readonly data: Uint8Array, readonly eos: boolean) {}
+
+  /** Only the first settlement counts (as with a promise). */
+  resolve(r: PhaseResult): void {
+    if (this.result !== undefined) return;
+    this.result = r;
+    if (this.later) this.later(r);
+  }
+}
 
 /** One direction of the stream: where headers, data and trailers are in the plugin order. */
 class Pipe {
-  order: Slot[] = [];
-  headers: HeaderList = [];
+  /** Slots of this direction: position i is `slots[i]`, or `slots[n - 1 - i]` when reversed. */
+  private slots: readonly Slot[] = NO_SLOTS;
+  private reversed = false;
+  /** Number of positions. */
+  n = 0;
+  /** Undefined until headers arrive (read through {@link FilterChain.requestHeadersList}). */
+  headers: HeaderList | undefined;
   headersEos = false;
-  /** -1 = headers not arrived; order.length = released. */
+  /** -1 = headers not arrived; n = released. */
   headersAt = -1;
   /** 0 none, 1 StopIteration (body still delivered), 2 stop all. */
   headersStop = 0;
   headersReported = false;
-  bufs: Uint8Array[] = [];
-  eosAt: boolean[] = [];
-  bodyStopped: boolean[] = [];
-  lastLen: number[] = [];
-  lastEos: boolean[] = [];
+  /** Per-position body state, created when body bytes first enter (most streams carry a body
+   * one way at most): bytes held, end of stream held, paused by the body callback, and what the
+   * paused callback last saw. */
+  bufs: Uint8Array[] | undefined;
+  eosAt: boolean[] | undefined;
+  bodyStopped: boolean[] | undefined;
+  lastLen: number[] | undefined;
+  lastEos: boolean[] | undefined;
   trailers: HeaderList | undefined;
   trailersAt = -1;
   trailersStopped = false;
   trailersReported = false;
   out: Uint8Array = EMPTY;
   outEos = false;
-  queue: Call[] = [];
+  /** Phase calls in arrival order (linked through {@link Call.next}); the head is being served. */
+  head: Call | undefined;
+  private tail: Call | undefined;
 
   constructor(readonly dir: 0 | 1) {}
 
-  reset(order: Slot[]): void {
-    const n = order.length;
-    this.order = order;
-    this.bufs = new Array(n).fill(EMPTY);
-    this.eosAt = new Array(n).fill(false);
-    this.bodyStopped = new Array(n).fill(false);
-    this.lastLen = new Array(n).fill(0);
-    this.lastEos = new Array(n).fill(false);
+  /** Positions are `slots[0..n)`, in reverse when `reversed` (the response direction). */
+  reset(slots: readonly Slot[], n: number, reversed: boolean): void {
+    this.slots = slots;
+    this.n = n;
+    this.reversed = reversed;
+    this.bufs = undefined;
+    this.eosAt = undefined;
+    this.bodyStopped = undefined;
+    this.lastLen = undefined;
+    this.lastEos = undefined;
     this.headersAt = -1;
     this.headersStop = 0;
     this.trailersAt = -1;
@@ -116,32 +149,108 @@ class Pipe {
     this.outEos = false;
   }
 
-  pending(i: number): boolean { return this.bufs[i]!.length > 0 || this.eosAt[i]!; }
+  /** The slot at position i (0 <= i < n). */
+  at(i: number): Slot { return this.slots[this.reversed ? this.n - 1 - i : i]!; }
+
+  /** Position of `slot` in this direction, or -1. */
+  indexOf(slot: Slot): number {
+    const j = this.slots.indexOf(slot);
+    if (j < 0 || j >= this.n) return -1;
+    return this.reversed ? this.n - 1 - j : j;
+  }
+
+  /** Creates the per-position body state (once). */
+  body(): Uint8Array[] {
+    if (this.bufs) return this.bufs;
+    const n = this.n;
+    this.eosAt = new Array<boolean>(n).fill(false);
+    this.bodyStopped = new Array<boolean>(n).fill(false);
+    this.lastLen = new Array<number>(n).fill(0);
+    this.lastEos = new Array<boolean>(n).fill(false);
+    return (this.bufs = new Array<Uint8Array>(n).fill(EMPTY));
+  }
+
+  /** Appends a call; true when it is the head (to be served now). */
+  push(call: Call): boolean {
+    if (this.tail) {
+      this.tail.next = call;
+      this.tail = call;
+      return false;
+    }
+    this.head = this.tail = call;
+    return true;
+  }
+
+  /** Removes the head; returns the new head. */
+  shift(): Call | undefined {
+    const head = this.head;
+    if (!head) return undefined;
+    this.head = head.next;
+    head.next = undefined;
+    if (!this.head) this.tail = undefined;
+    return this.head;
+  }
+
+  /** Moves every queued call to `into` (in order) and empties the queue. */
+  takeAll(into: Call[]): void {
+    let c = this.head;
+    this.head = this.tail = undefined;
+    while (c) {
+      const next: Call | undefined = c.next;
+      c.next = undefined;
+      into.push(c);
+      c = next;
+    }
+  }
+
+  /** Settles every queued call with `r` (in order) and empties the queue. */
+  resolveAll(r: PhaseResult): void {
+    let c = this.head;
+    this.head = this.tail = undefined;
+    while (c) {
+      const next: Call | undefined = c.next;
+      c.next = undefined;
+      c.resolve(r);
+      c = next;
+    }
+  }
+
+  pending(i: number): boolean {
+    const bufs = this.bufs;
+    return bufs !== undefined && (bufs[i]!.length > 0 || this.eosAt![i]!);
+  }
 
   /** Moves data held at position i to the next position (or out). */
   pass(i: number): void {
-    const data = this.bufs[i]!;
-    const eos = this.eosAt[i]!;
-    this.bufs[i] = EMPTY;
-    this.eosAt[i] = false;
-    this.bodyStopped[i] = false;
-    if (i + 1 >= this.order.length) {
+    const bufs = this.bufs;
+    if (!bufs) return;
+    const eosAt = this.eosAt!;
+    const data = bufs[i]!;
+    const eos = eosAt[i]!;
+    bufs[i] = EMPTY;
+    eosAt[i] = false;
+    this.bodyStopped![i] = false;
+    if (i + 1 >= this.n) {
       this.out = concat(this.out, data);
       if (eos) this.outEos = true;
     } else {
-      this.bufs[i + 1] = concat(this.bufs[i + 1]!, data);
-      if (eos) this.eosAt[i + 1] = true;
+      bufs[i + 1] = concat(bufs[i + 1]!, data);
+      if (eos) eosAt[i + 1] = true;
     }
   }
 
   /** True when some held input waits on a plugin action (not just on more data). */
   hardPaused(): boolean {
-    const n = this.order.length;
+    const n = this.n;
     if (this.headersAt >= 0 && this.headersAt < n && this.headersStop !== 0) {
       if (this.headersStop === 2 || this.headersEos) return true;
     }
-    for (let i = 0; i < n; i++) if (this.bodyStopped[i] && this.eosAt[i]) return true;
-    for (let i = 0; i < n; i++) if (this.pending(i) && i === this.headersAt && this.headersStop === 2) return true;
+    if (this.bufs) {
+      const bodyStopped = this.bodyStopped!;
+      const eosAt = this.eosAt!;
+      for (let i = 0; i < n; i++) if (bodyStopped[i] && eosAt[i]) return true;
+      for (let i = 0; i < n; i++) if (this.pending(i) && i === this.headersAt && this.headersStop === 2) return true;
+    }
     if (this.trailersAt >= 0 && this.trailersAt < n) return true;
     return false;
   }
@@ -151,8 +260,9 @@ class Pipe {
 export class FilterChain {
   /** Stream facts; the proxy updates `responseCode`, `upstreamAddress`... as it learns them. */
   info: StreamInfo;
-  /** Values plugins set with `proxy_set_property` on this stream. */
-  readonly properties = new Map<string, Uint8Array>();
+  /** Values plugins set with `proxy_set_property` on this stream (created on first use). */
+  get properties(): Map<string, Uint8Array> { return (this.props ??= new Map()); }
+  private props: Map<string, Uint8Array> | undefined;
   /** True when some plugin exports `proxy_on_request_body` (else the proxy may stream the body past the chain). */
   readonly wantsRequestBody: boolean;
   /** True when some plugin exports `proxy_on_response_body`. */
@@ -160,7 +270,6 @@ export class FilterChain {
   private readonly slots: Slot[];
   private readonly req = new Pipe(REQUEST);
   private readonly resp = new Pipe(RESPONSE);
-  private readonly pipes: readonly Pipe[] = [this.req, this.resp];
   private readonly bodyLimit: number;
   private terminal: PhaseResult | undefined;
   private local: { slot: Slot; response: LocalResponse; dir: number } | undefined;
@@ -174,13 +283,27 @@ export class FilterChain {
   /** Creates the stream: one stream context per plugin (`proxy_on_context_create(ctx, root)`). */
   constructor(plugins: Plugin[], info: StreamInfo) {
     this.info = info;
-    this.slots = plugins.map((p, i) => new Slot(this, p, i));
-    this.wantsRequestBody = plugins.some((p) => p.module.has('proxy_on_request_body'));
-    this.wantsResponseBody = plugins.some((p) => p.module.has('proxy_on_response_body'));
-    this.bodyLimit = plugins.reduce((m, p) => Math.min(m, p.bodyBufferLimitBytes), Infinity);
-    this.req.reset(this.slots);
-    this.resp.reset([...this.slots].reverse());
-    for (const slot of this.slots) {
+    // Plain loops: no callback closures per stream.
+    const n = plugins.length;
+    const slots = new Array<Slot>(n);
+    let wantsRequestBody = false;
+    let wantsResponseBody = false;
+    let bodyLimit = Infinity;
+    for (let i = 0; i < n; i++) {
+      const p = plugins[i]!;
+      slots[i] = new Slot(this, p, i);
+      if (p.module.has('proxy_on_request_body')) wantsRequestBody = true;
+      if (p.module.has('proxy_on_response_body')) wantsResponseBody = true;
+      if (p.bodyBufferLimitBytes < bodyLimit) bodyLimit = p.bodyBufferLimitBytes;
+    }
+    this.slots = slots;
+    this.wantsRequestBody = wantsRequestBody;
+    this.wantsResponseBody = wantsResponseBody;
+    this.bodyLimit = bodyLimit;
+    this.req.reset(slots, n, false);
+    this.resp.reset(slots, n, true);
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]!;
       if (this.terminal) break;
       const vm = slot.plugin.acquire(slot);
       if (!vm) {
@@ -198,50 +321,50 @@ export class FilterChain {
   /** Request headers (names lower-case, pseudo-headers first). Resolves with the rewritten headers once
    * every plugin let them through, or without `headers` when a plugin waits for the body first. */
   requestHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.req, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+    return this.enqueue(this.req, new Call(HEADERS, headers, EMPTY, endOfStream));
   }
   /** A request body chunk; resolves with the bytes to forward now (empty while plugins buffer). */
   requestData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.req, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+    return this.enqueue(this.req, new Call(DATA, undefined, chunk, endOfStream));
   }
   /** Request trailers; resolves with the (rewritten) trailers in `headers`. */
   requestTrailers(trailers: HeaderList): Promise<PhaseResult> {
-    return this.enqueue(this.req, { kind: 'trailers', trailers, resolve: undefined! });
+    return this.enqueue(this.req, new Call(TRAILERS, trailers, EMPTY, false));
   }
   /** Response headers (`:status` first); plugins run in reverse order. */
   responseHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.resp, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+    return this.enqueue(this.resp, new Call(HEADERS, headers, EMPTY, endOfStream));
   }
   /** A response body chunk; resolves with the bytes to send now. */
   responseData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.resp, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+    return this.enqueue(this.resp, new Call(DATA, undefined, chunk, endOfStream));
   }
   /** Response trailers; resolves with the (rewritten) trailers in `headers`. */
   responseTrailers(trailers: HeaderList): Promise<PhaseResult> {
-    return this.enqueue(this.resp, { kind: 'trailers', trailers, resolve: undefined! });
+    return this.enqueue(this.resp, new Call(TRAILERS, trailers, EMPTY, false));
   }
 
   /** {@link requestHeaders}, answered synchronously when no plugin pauses (no promise, no microtask). */
   requestHeadersNow(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.req, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+    return this.enqueueNow(this.req, new Call(HEADERS, headers, EMPTY, endOfStream));
   }
   /** {@link requestData}, answered synchronously when no plugin pauses. */
   requestDataNow(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.req, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+    return this.enqueueNow(this.req, new Call(DATA, undefined, chunk, endOfStream));
   }
   /** {@link responseHeaders}, answered synchronously when no plugin pauses. */
   responseHeadersNow(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.resp, { kind: 'headers', headers, eos: endOfStream, resolve: undefined! });
+    return this.enqueueNow(this.resp, new Call(HEADERS, headers, EMPTY, endOfStream));
   }
   /** {@link responseData}, answered synchronously when no plugin pauses. */
   responseDataNow(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.resp, { kind: 'data', data: chunk, eos: endOfStream, resolve: undefined! });
+    return this.enqueueNow(this.resp, new Call(DATA, undefined, chunk, endOfStream));
   }
 
   /** Request headers as the plugins left them. */
-  get requestHeadersList(): HeaderList { return this.req.headers; }
+  get requestHeadersList(): HeaderList { return this.req.headers ?? []; }
   /** Response headers as the plugins left them (the local response's while one is being sent). */
-  get responseHeadersList(): HeaderList { return this.resp.headers; }
+  get responseHeadersList(): HeaderList { return this.resp.headers ?? []; }
   /** The terminal outcome (local response or reset), once there is one. */
   get outcome(): PhaseResult | undefined { return this.terminal; }
 
@@ -249,7 +372,9 @@ export class FilterChain {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    for (const slot of this.slots) {
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
       const vm = slot.vm;
       const ctx = slot.ctx;
       if (!vm) continue;
@@ -262,9 +387,10 @@ export class FilterChain {
       slot.plugin.release(vm, slot);
       slot.vm = undefined;
     }
-    const done: PhaseResult = this.terminal ?? { kind: 'reset', reason: 'stream finished' };
-    for (const pipe of this.pipes) {
-      for (const c of pipe.queue.splice(0)) c.resolve(done);
+    if (this.req.head || this.resp.head) {
+      const done: PhaseResult = this.terminal ?? streamFinished();
+      this.req.resolveAll(done);
+      this.resp.resolveAll(done);
     }
   }
 
@@ -297,17 +423,18 @@ export class FilterChain {
   bodyFor(slot: Slot, t: number): Uint8Array | undefined {
     const pipe = t === 0 ? this.req : t === 1 ? this.resp : undefined;
     if (!pipe || pipe.headersAt < 0) return undefined;
-    const i = pipe.order.indexOf(slot);
-    return i < 0 ? undefined : pipe.bufs[i];
+    const i = pipe.indexOf(slot);
+    if (i < 0) return undefined;
+    return pipe.bufs ? pipe.bufs[i] : EMPTY;
   }
 
   /** @internal */
   setBodyFor(slot: Slot, t: number, bytes: Uint8Array): boolean {
     const pipe = t === 0 ? this.req : t === 1 ? this.resp : undefined;
     if (!pipe || pipe.headersAt < 0) return false;
-    const i = pipe.order.indexOf(slot);
+    const i = pipe.indexOf(slot);
     if (i < 0) return false;
-    pipe.bufs[i] = bytes;
+    pipe.body()[i] = bytes;
     return true;
   }
 
@@ -321,7 +448,7 @@ export class FilterChain {
   requestLocal(slot: Slot, response: LocalResponse): number {
     if (this.finished || this.terminal || this.inLocalPath) return BAD_ARGUMENT;
     if (this.resp.headersReported) return BAD_ARGUMENT;
-    if (!this.local) this.local = { slot, response, dir: this.resp.order.includes(slot) && this.resp.headersAt >= 0 ? RESPONSE : REQUEST };
+    if (!this.local) this.local = { slot, response, dir: this.resp.indexOf(slot) >= 0 && this.resp.headersAt >= 0 ? RESPONSE : REQUEST };
     this.kick();
     return OK;
   }
@@ -345,40 +472,32 @@ export class FilterChain {
 
   /** Queues a call; its result when the pump settled it synchronously, else a promise of it. */
   private enqueueNow(pipe: Pipe, call: Call): PhaseResult | Promise<PhaseResult> {
-    if (this.finished) return this.terminal ?? { kind: 'reset', reason: 'stream finished' };
+    if (this.finished) return this.terminal ?? streamFinished();
     if (this.terminal) return this.terminal;
-    let result: PhaseResult | undefined;
-    let later: ((r: PhaseResult) => void) | undefined;
-    // Only the first settlement counts (as with a promise).
-    call.resolve = (r) => {
-      if (result !== undefined) return;
-      result = r;
-      later?.(r);
-    };
-    pipe.queue.push(call);
-    if (pipe.queue.length === 1) this.accept(pipe, call);
+    if (pipe.push(call)) this.accept(pipe, call);
     this.run();
-    if (result !== undefined) return result;
-    return new Promise<PhaseResult>((resolve) => { later = resolve; });
+    if (call.result !== undefined) return call.result;
+    return new Promise<PhaseResult>((resolve) => { call.later = resolve; });
   }
 
   /** Feeds a call's input into its pipe. */
   private accept(pipe: Pipe, call: Call): void {
-    if (call.kind === 'headers') {
+    if (call.kind === HEADERS) {
       if (pipe.headersAt >= 0 && !(pipe === this.resp && this.inLocalPath)) return;
-      pipe.headers = call.headers.slice();
+      pipe.headers = call.headers!.slice();
       pipe.headersEos = call.eos;
       pipe.headersAt = 0;
-    } else if (call.kind === 'data') {
-      if (pipe.order.length === 0) {
+    } else if (call.kind === DATA) {
+      if (pipe.n === 0) {
         pipe.out = concat(pipe.out, call.data);
         if (call.eos) pipe.outEos = true;
         return;
       }
-      pipe.bufs[0] = concat(pipe.bufs[0]!, call.data);
-      if (call.eos) pipe.eosAt[0] = true;
+      const bufs = pipe.body();
+      bufs[0] = concat(bufs[0]!, call.data);
+      if (call.eos) pipe.eosAt![0] = true;
     } else {
-      pipe.trailers = call.trailers.slice();
+      pipe.trailers = call.headers!.slice();
       pipe.trailersAt = 0;
     }
   }
@@ -420,14 +539,13 @@ export class FilterChain {
 
   /** Runs at most one callback or state change in `pipe`; true if something moved. */
   private step(pipe: Pipe): boolean {
-    const n = pipe.order.length;
-    const order = pipe.order;
+    const n = pipe.n;
     const dir = pipe.dir;
     if (this.closeBy || (this.local && !this.inLocalPath)) return false;
     // Headers.
     const h = pipe.headersAt;
     if (h >= 0 && h < n) {
-      const slot = order[h]!;
+      const slot = pipe.at(h);
       if (pipe.headersStop === 0) {
         const r = this.callHeaders(pipe, slot);
         if (r === FAILED) return this.afterFailure(slot, pipe);
@@ -435,14 +553,14 @@ export class FilterChain {
         // A pause while a local reply passes back would hang the stream: that reply is complete
         // and nothing will resume it, so it counts as Continue there.
         if (r === 0 || this.inLocalPath) pipe.headersAt++;
-        else if (slot.cont[dir]) { slot.cont[dir] = false; pipe.headersAt++; }
+        else if (slot.hasCont(dir)) { slot.clearCont(dir); pipe.headersAt++; }
         // StopIteration lets the body reach this plugin (Envoy); without a body callback that
         // body could only release the headers early, so hold everything instead.
         else pipe.headersStop = r === 1 && !pipe.headersEos && this.hasBodyCallback(slot, dir) ? 1 : 2;
         return true;
       }
-      if (slot.open || slot.cont[dir]) {
-        slot.cont[dir] = false;
+      if (slot.open || slot.hasCont(dir)) {
+        slot.clearCont(dir);
         pipe.headersStop = 0;
         pipe.headersAt++;
         return true;
@@ -450,51 +568,53 @@ export class FilterChain {
       if (slot.vm?.failure) return this.afterFailure(slot, pipe);
     }
     // Body.
-    const limit = Math.min(pipe.headersAt, n - 1);
+    const bufs = pipe.bufs;
+    const limit = bufs ? Math.min(pipe.headersAt, n - 1) : -1;
     for (let i = 0; i <= limit; i++) {
       if (!pipe.pending(i)) continue;
       if (i === pipe.headersAt && pipe.headersStop !== 1) continue;
-      const slot = order[i]!;
-      if (pipe.bodyStopped[i]) {
-        if (slot.open || slot.cont[dir]) {
-          slot.cont[dir] = false;
+      const slot = pipe.at(i);
+      const bodyStopped = pipe.bodyStopped!;
+      if (bodyStopped[i]) {
+        if (slot.open || slot.hasCont(dir)) {
+          slot.clearCont(dir);
           this.release(pipe, i);
           return true;
         }
         if (slot.vm?.failure) return this.afterFailure(slot, pipe);
-        if (pipe.bufs[i]!.length === pipe.lastLen[i] && pipe.eosAt[i] === pipe.lastEos[i]) continue;
+        if (bufs![i]!.length === pipe.lastLen![i] && pipe.eosAt![i] === pipe.lastEos![i]) continue;
         if (pipe.trailersAt === i) continue; // trailers arrived: the plugin hears about them next
       }
       const r = this.callBody(pipe, slot, i);
       if (r === FAILED) return this.afterFailure(slot, pipe);
       if (this.terminal) return true;
-      if (r === 0 || slot.cont[dir] || this.inLocalPath) {
-        slot.cont[dir] = false;
+      if (r === 0 || slot.hasCont(dir) || this.inLocalPath) {
+        slot.clearCont(dir);
         this.release(pipe, i);
       } else {
-        pipe.bodyStopped[i] = true;
-        pipe.lastLen[i] = pipe.bufs[i]!.length;
-        pipe.lastEos[i] = pipe.eosAt[i]!;
+        bodyStopped[i] = true;
+        pipe.lastLen![i] = bufs![i]!.length;
+        pipe.lastEos![i] = pipe.eosAt![i]!;
       }
       return true;
     }
     // Trailers.
     const t = pipe.trailersAt;
-    if (t >= 0 && t < n && pipe.headersAt > t && !(pipe.bufs[t]!.length > 0 && !pipe.bodyStopped[t])) {
-      const slot = order[t]!;
+    if (t >= 0 && t < n && pipe.headersAt > t && !(bufs && bufs[t]!.length > 0 && !pipe.bodyStopped![t])) {
+      const slot = pipe.at(t);
       if (!pipe.trailersStopped) {
         const r = this.callTrailers(pipe, slot);
         if (r === FAILED) return this.afterFailure(slot, pipe);
         if (this.terminal) return true;
-        if (r === 0 || slot.cont[dir]) {
-          slot.cont[dir] = false;
+        if (r === 0 || slot.hasCont(dir)) {
+          slot.clearCont(dir);
           pipe.pass(t);
           pipe.trailersAt++;
         } else pipe.trailersStopped = true;
         return true;
       }
-      if (slot.open || slot.cont[dir]) {
-        slot.cont[dir] = false;
+      if (slot.open || slot.hasCont(dir)) {
+        slot.clearCont(dir);
         pipe.trailersStopped = false;
         pipe.pass(t);
         pipe.trailersAt++;
@@ -503,7 +623,7 @@ export class FilterChain {
       if (slot.vm?.failure) return this.afterFailure(slot, pipe);
     }
     // A continue that found nothing stopped is spent.
-    for (const s of order) s.cont[dir] = false;
+    for (let i = 0; i < n; i++) pipe.at(i).clearCont(dir);
     return false;
   }
 
@@ -527,9 +647,9 @@ export class FilterChain {
     if (!vm || !slot.ctx) return FAILED;
     const fn = pipe.dir === REQUEST ? vm.exports.requestHeaders : vm.exports.responseHeaders;
     if (!fn) return vm.failure ? FAILED : 0;
-    slot.cont[pipe.dir] = false;
+    slot.clearCont(pipe.dir);
     const eos = pipe.headersEos ? 1 : 0;
-    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_headers' : 'proxy_on_response_headers', fn, slot.ctx, pipe.headers.length, eos);
+    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_headers' : 'proxy_on_response_headers', fn, slot.ctx, pipe.headers!.length, eos);
   }
 
   private callBody(pipe: Pipe, slot: Slot, i: number): number {
@@ -538,8 +658,8 @@ export class FilterChain {
     if (!vm || !slot.ctx) return FAILED;
     const fn = pipe.dir === REQUEST ? vm.exports.requestBody : vm.exports.responseBody;
     if (!fn) return vm.failure ? FAILED : 0;
-    slot.cont[pipe.dir] = false;
-    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_body' : 'proxy_on_response_body', fn, slot.ctx, pipe.bufs[i]!.length, pipe.eosAt[i] ? 1 : 0);
+    slot.clearCont(pipe.dir);
+    return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_body' : 'proxy_on_response_body', fn, slot.ctx, pipe.bufs![i]!.length, pipe.eosAt![i] ? 1 : 0);
   }
 
   private callTrailers(pipe: Pipe, slot: Slot): number {
@@ -548,7 +668,7 @@ export class FilterChain {
     if (!vm || !slot.ctx) return FAILED;
     const fn = pipe.dir === REQUEST ? vm.exports.requestTrailers : vm.exports.responseTrailers;
     if (!fn) return vm.failure ? FAILED : 0;
-    slot.cont[pipe.dir] = false;
+    slot.clearCont(pipe.dir);
     return vm.call(pipe.dir === REQUEST ? 'proxy_on_request_trailers' : 'proxy_on_response_trailers', fn, slot.ctx, pipe.trailers!.length);
   }
 
@@ -574,34 +694,41 @@ export class FilterChain {
   /** Sends the pending local response back through the response callbacks of the plugins before its sender. */
   private startLocal(): void {
     const { slot, response, dir } = this.local!;
-    const path = dir === REQUEST ? this.slots.slice(0, slot.index).reverse() : [];
+    // The path: the plugins before the sender, last first.
+    const pathLength = dir === REQUEST ? slot.index : 0;
     this.inLocalPath = true;
     this.localBase = response;
     const resp = this.resp;
-    for (const c of resp.queue.splice(0)) this.pendingLocalWaiters.push(c);
-    resp.reset(path);
+    // Waiting response calls settle with the stream's outcome (see end()).
+    if (resp.head) resp.takeAll((this.pendingLocalWaiters ??= []));
+    resp.reset(this.slots, pathLength, true);
     resp.headersReported = false;
     resp.trailers = undefined;
     resp.headers = [[':status', String(response.status)], ...response.headers];
     resp.headersEos = response.body.length === 0;
     resp.headersAt = 0;
-    if (path.length === 0) {
+    if (pathLength === 0) {
       // Nothing to pass through: out = the response itself.
       resp.out = response.body;
       resp.outEos = true;
     } else if (response.body.length > 0) {
-      resp.bufs[0] = response.body;
-      resp.eosAt[0] = true;
+      resp.body()[0] = response.body;
+      resp.eosAt![0] = true;
     }
   }
 
-  private pendingLocalWaiters: Call[] = [];
+  private pendingLocalWaiters: Call[] | undefined;
 
   private end(result: PhaseResult): void {
     if (this.terminal) return;
     this.terminal = result;
-    for (const pipe of this.pipes) for (const c of pipe.queue.splice(0)) c.resolve(result);
-    for (const c of this.pendingLocalWaiters.splice(0)) c.resolve(result);
+    this.req.resolveAll(result);
+    this.resp.resolveAll(result);
+    const waiters = this.pendingLocalWaiters;
+    if (waiters) {
+      this.pendingLocalWaiters = undefined;
+      for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(result);
+    }
   }
 
   /** Resolves calls whose input has come to rest; true if a queued call was started. */
@@ -612,12 +739,12 @@ export class FilterChain {
     }
     if (this.inLocalPath) {
       const resp = this.resp;
-      const n = resp.order.length;
+      const n = resp.n;
       const bodyDone = resp.headersEos || resp.outEos;
       if (resp.headersAt >= n && bodyDone) {
         let status = this.localBase!.status;
         const headers: HeaderList = [];
-        for (const [k, v] of resp.headers) {
+        for (const [k, v] of resp.headers!) {
           if (k === ':status') status = Number(v) || status;
           else headers.push([k, v]);
         }
@@ -626,8 +753,9 @@ export class FilterChain {
       return false;
     }
     let started = false;
-    for (const pipe of this.pipes) {
-      const call = pipe.queue[0];
+    for (let p = 0; p < 2; p++) {
+      const pipe = p === 0 ? this.req : this.resp;
+      const call = pipe.head;
       if (!call) continue;
       const limit = this.overLimit(pipe);
       if (limit) {
@@ -635,23 +763,23 @@ export class FilterChain {
         return false;
       }
       if (!this.callDone(pipe, call)) continue;
-      pipe.queue.shift();
-      const result: { kind: 'continue'; headers?: HeaderList; data?: Uint8Array } = { kind: 'continue' };
-      if (pipe.headersAt >= pipe.order.length && !pipe.headersReported) {
+      const next = pipe.shift();
+      let headers: HeaderList | undefined;
+      let data: Uint8Array | undefined;
+      if (pipe.headersAt >= pipe.n && !pipe.headersReported) {
         pipe.headersReported = true;
-        result.headers = pipe.headers;
+        headers = pipe.headers;
       }
-      if (call.kind !== 'headers' || pipe.out.length > 0) {
-        result.data = pipe.out;
+      if (call.kind !== HEADERS || pipe.out.length > 0) {
+        data = pipe.out;
         pipe.out = EMPTY;
       }
-      if (call.kind === 'trailers') {
+      if (call.kind === TRAILERS) {
         // A trailers phase answers with the (possibly rewritten) trailers in `headers`.
         pipe.trailersReported = true;
-        result.headers = pipe.trailers;
+        headers = pipe.trailers;
       }
-      call.resolve(result);
-      const next = pipe.queue[0];
+      call.resolve(continueResult(headers, data));
       if (next) {
         this.accept(pipe, next);
         started = true;
@@ -661,18 +789,20 @@ export class FilterChain {
   }
 
   private callDone(pipe: Pipe, call: Call): boolean {
-    const n = pipe.order.length;
-    if (call.kind === 'headers') {
+    const n = pipe.n;
+    if (call.kind === HEADERS) {
       return pipe.headersAt >= n || (pipe.headersStop === 1 && !pipe.headersEos);
     }
-    if (call.kind === 'trailers') return pipe.trailersAt >= n;
+    if (call.kind === TRAILERS) return pipe.trailersAt >= n;
     return !pipe.hardPaused();
   }
 
   private overLimit(pipe: Pipe): PhaseResult | undefined {
     const max = this.bodyLimit;
-    for (const b of pipe.bufs) {
-      if (b.length > max) {
+    const bufs = pipe.bufs;
+    if (!bufs) return undefined;
+    for (let i = 0; i < bufs.length; i++) {
+      if (bufs[i]!.length > max) {
         if (pipe.dir === REQUEST) return { kind: 'local', response: failureResponse(413, 'Payload Too Large', 'request_payload_too_large') };
         if (this.resp.headersReported) return { kind: 'reset', reason: 'response body over the buffer limit' };
         return { kind: 'local', response: failureResponse(500, 'Internal Server Error', 'response_payload_too_large') };
@@ -680,6 +810,16 @@ export class FilterChain {
     }
     return undefined;
   }
+}
+
+/** A continue result with only the members that are set (callers test `headers` for presence). */
+function continueResult(headers: HeaderList | undefined, data: Uint8Array | undefined): PhaseResult {
+  if (headers !== undefined) return data !== undefined ? { kind: 'continue', headers, data } : { kind: 'continue', headers };
+  return data !== undefined ? { kind: 'continue', data } : { kind: 'continue' };
+}
+
+function streamFinished(): PhaseResult {
+  return { kind: 'reset', reason: 'stream finished' };
 }
 
 function failureResponse(status: number, text: string, details: string): LocalResponse {
