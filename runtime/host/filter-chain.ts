@@ -11,9 +11,9 @@
  */
 import { WasmResult } from '../../spec/index.js';
 import type { HeaderList, LocalResponse, PhaseResult, StreamInfo } from './types.js';
-import type { Plugin, VmUser } from './plugin.js';
+import type { Plugin } from './plugin.js';
 import type { StreamPort } from './stream-port.js';
-import { FAILED, type Context, type Vm } from './vm.js';
+import { FAILED, type Context, type Vm, type VmUser } from './vm.js';
 
 const { OK, BAD_ARGUMENT } = WasmResult;
 const EMPTY = new Uint8Array(0);
@@ -305,13 +305,13 @@ export class FilterChain {
     for (let i = 0; i < n; i++) {
       const slot = slots[i]!;
       if (this.terminal) break;
-      const vm = slot.plugin.acquire(slot);
+      const vm = slot.plugin.acquire();
       if (!vm) {
         this.fail(slot, RESPONSE);
         continue;
       }
       slot.vm = vm;
-      slot.ctx = vm.newContext(slot);
+      slot.ctx = vm.newContext(slot, slot);
       if (vm.call('proxy_on_context_create', vm.exports.contextCreate, slot.ctx, vm.root.id) === FAILED && vm.failure) this.fail(slot, REQUEST);
     }
   }
@@ -384,7 +384,7 @@ export class FilterChain {
         vm.call('proxy_on_delete', vm.exports.delete, ctx);
       }
       if (ctx) vm.contexts.delete(ctx.id);
-      slot.plugin.release(vm, slot);
+      slot.plugin.release(vm);
       slot.vm = undefined;
     }
     if (this.req.head || this.resp.head) {

@@ -10,7 +10,7 @@ import { InMemorySharedState } from './shared-state.js';
 import { MetricRegistry } from './metric-registry.js';
 import type { PluginModule } from './plugin-module.js';
 import type { FailStrategy, HostEnvironment, PluginOptions, SharedState } from './types.js';
-import { Vm, FAILED, type VmConfig, type VmOwner } from './vm.js';
+import { Vm, FAILED, type VmConfig, type VmOwner, type VmUser } from './vm.js';
 import { utf8 } from './memory-view.js';
 
 const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024;
@@ -38,10 +38,7 @@ export interface PluginStats {
   activeStreams: number;
 }
 
-/** Something that holds a stream context in a VM and must hear when that VM fails. */
-export interface VmUser {
-  vmFailed(vm: Vm): void;
-}
+export type { VmUser };
 
 function bytesOf(v: Uint8Array | string | undefined): Uint8Array {
   if (v === undefined) return new Uint8Array(0);
@@ -65,7 +62,6 @@ export class Plugin implements VmOwner {
   private readonly env: HostEnvironment;
   private readonly config: VmConfig;
   private readonly retired = new Set<Vm>();
-  private readonly users = new Set<VmUser>();
   private backoffMs = RELOAD_BACKOFF_START_MS;
   private reloadAtNs = 0n;
   private capture: string[] | undefined;
@@ -181,7 +177,8 @@ export class Plugin implements VmOwner {
     this.stats.failures++;
     this.lastError = err;
     if (vm === this.vm && this.failStrategy === 'FAIL_RELOAD') this.reloadAtNs = this.nowNs() + BigInt(this.backoffMs) * 1_000_000n;
-    for (const u of [...this.users]) u.vmFailed(vm);
+    // The VM's stream contexts name their users (no per-stream registry to keep up to date).
+    for (const ctx of vm.contexts.list()) ctx.user?.vmFailed(vm);
   }
 
   // --- streams ------------------------------------------------------------------------------
@@ -189,9 +186,10 @@ export class Plugin implements VmOwner {
   /**
    * The VM a new stream should use, or undefined when the plugin is failed (the caller applies
    * the fail strategy). Replaces a failed VM (FAIL_RELOAD, after the backoff) or one past its
-   * memory ceiling first.
+   * memory ceiling first. The caller creates its stream context with `vm.newContext(port, user)`
+   * to hear of the VM's failure, and calls {@link release} when the stream ends.
    */
-  acquire(user: VmUser): Vm | undefined {
+  acquire(): Vm | undefined {
     if (this.destroyed) return undefined;
     let vm = this.vm;
     if (vm.failure) {
@@ -228,20 +226,18 @@ export class Plugin implements VmOwner {
     }
     vm.activeStreams++;
     this.stats.activeStreams++;
-    this.users.add(user);
     return vm;
   }
 
-  /** A stream that acquired `vm` ended. */
-  release(vm: Vm, user: VmUser): void {
+  /** A stream that acquired `vm` ended (its context already deleted from `vm.contexts`). */
+  release(vm: Vm): void {
     vm.activeStreams--;
     this.stats.activeStreams--;
-    this.users.delete(user);
     if (vm.activeStreams === 0 && this.retired.has(vm)) {
       this.retired.delete(vm);
       void vm.shutdown();
     }
-    if (this.stats.activeStreams === 0) {
+    if (this.stats.activeStreams === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

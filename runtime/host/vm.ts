@@ -16,9 +16,93 @@ import type { PluginFacts } from './properties.js';
 
 type Fn = (...args: number[]) => number;
 
+/** Something that holds a stream context in a VM and must hear when that VM fails. */
+export interface VmUser {
+  vmFailed(vm: Vm): void;
+}
+
 /** A context inside the VM: the root (plugin) context or a stream context. */
 export class Context {
-  constructor(readonly id: number, readonly stream: StreamPort | undefined) {}
+  /** `user` hears when the VM fails while this context is live. */
+  constructor(readonly id: number, readonly stream: StreamPort | undefined, readonly user?: VmUser) {}
+}
+
+/**
+ * The live contexts of a VM by id: open addressing over a power-of-two array (ids are
+ * sequential, so `id & mask` spreads them), removal by backward shift (no tombstones). Unlike a
+ * Map, adding and removing a stream's context allocates nothing once the table has grown to the
+ * number of streams in flight.
+ */
+export class ContextTable {
+  private slots: Array<Context | undefined> = new Array<Context | undefined>(8).fill(undefined);
+  private mask = 7;
+  /** Number of live contexts. */
+  size = 0;
+
+  /** The live context with this id, or undefined. */
+  get(id: number): Context | undefined {
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let i = id & mask; ; i = (i + 1) & mask) {
+      const c = slots[i];
+      if (c === undefined || c.id === id) return c;
+    }
+  }
+
+  /** Adds a context (ids are unique). */
+  add(ctx: Context): void {
+    if ((this.size + 1) * 2 > this.slots.length) this.grow();
+    this.place(ctx);
+    this.size++;
+  }
+
+  /** Removes the context with this id; false when there is none. */
+  delete(id: number): boolean {
+    const slots = this.slots;
+    const mask = this.mask;
+    let hole = id & mask;
+    for (;;) {
+      const c = slots[hole];
+      if (c === undefined) return false;
+      if (c.id === id) break;
+      hole = (hole + 1) & mask;
+    }
+    // Pull later members of the probe run into the hole when the hole lies on their probe path.
+    for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
+      const c = slots[j];
+      if (c === undefined) break;
+      const home = c.id & mask;
+      if (((hole - home) & mask) < ((j - home) & mask)) {
+        slots[hole] = c;
+        hole = j;
+      }
+    }
+    slots[hole] = undefined;
+    this.size--;
+    return true;
+  }
+
+  /** The live contexts, in no particular order (a copy). */
+  list(): Context[] {
+    const out: Context[] = [];
+    for (const c of this.slots) if (c !== undefined) out.push(c);
+    return out;
+  }
+
+  private place(ctx: Context): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = ctx.id & mask;
+    while (slots[i] !== undefined) i = (i + 1) & mask;
+    slots[i] = ctx;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Array<Context | undefined>(old.length * 2).fill(undefined);
+    this.mask = old.length * 2 - 1;
+    for (const c of old) if (c !== undefined) this.place(c);
+  }
 }
 
 /** Callbacks a VM makes to its owner (the {@link Plugin}). */
@@ -65,7 +149,8 @@ export class Vm implements SharedQueueOwner {
   /** Until instantiation finishes (start section), an empty memory: every pointer is out of bounds. */
   mem: MemoryView = new MemoryView(new Wasm.Memory({ initial: 0 }));
   readonly exports: Exports = {};
-  readonly contexts = new Map<number, Context>();
+  /** Live contexts by id (root and streams). */
+  readonly contexts = new ContextTable();
   readonly root: Context;
   /** Context host calls act on (the callback's context, or one set with proxy_set_effective_context). */
   current: Context;
@@ -117,10 +202,11 @@ export class Vm implements SharedQueueOwner {
   /** ABI version of the module. */
   get abi(): string { return this.module.abiVersion; }
 
-  /** Allocates a context id and registers it. */
-  newContext(stream: StreamPort | undefined): Context {
-    const ctx = new Context(this.nextContextId++, stream);
-    this.contexts.set(ctx.id, ctx);
+  /** Allocates a context id and registers it; `user` (if any) hears when this VM fails while
+   * the context is live (until `contexts.delete(ctx.id)`). */
+  newContext(stream: StreamPort | undefined, user?: VmUser): Context {
+    const ctx = new Context(this.nextContextId++, stream, user);
+    this.contexts.add(ctx);
     return ctx;
   }
 
