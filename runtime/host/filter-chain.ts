@@ -30,6 +30,19 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The chain's own copy of a header list. Plugins often add a header; a short list copied by push
+ * has room for that (V8 gives a pushed-into array 16 slots), where an exact-size `slice()` would
+ * be reallocated at the first add.
+ */
+function copyHeaders(list: HeaderList): HeaderList {
+  const n = list.length;
+  if (n > 12) return list.slice();
+  const out: HeaderList = [];
+  for (let i = 0; i < n; i++) out.push(list[i]!);
+  return out;
+}
+
 /** One plugin's part in one stream; the StreamPort its host calls reach. */
 class Slot implements StreamPort, VmUser {
   vm: Vm | undefined;
@@ -484,7 +497,7 @@ export class FilterChain {
   private accept(pipe: Pipe, call: Call): void {
     if (call.kind === HEADERS) {
       if (pipe.headersAt >= 0 && !(pipe === this.resp && this.inLocalPath)) return;
-      pipe.headers = call.headers!.slice();
+      pipe.headers = copyHeaders(call.headers!);
       pipe.headersEos = call.eos;
       pipe.headersAt = 0;
     } else if (call.kind === DATA) {
