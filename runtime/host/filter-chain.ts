@@ -13,7 +13,7 @@ import { WasmResult } from '../../spec/index.js';
 import type { HeaderList, LocalResponse, PhaseResult, StreamInfo } from './types.js';
 import type { Plugin } from './plugin.js';
 import type { StreamPort } from './stream-port.js';
-import { FAILED, type Context, type Vm, type VmUser } from './vm.js';
+import { Context, FAILED, type Vm, type VmUser } from './vm.js';
 
 const { OK, BAD_ARGUMENT } = WasmResult;
 const EMPTY = new Uint8Array(0);
@@ -43,16 +43,22 @@ function copyHeaders(list: HeaderList): HeaderList {
   return out;
 }
 
-/** One plugin's part in one stream; the StreamPort its host calls reach. */
-class Slot implements StreamPort, VmUser {
+/** One plugin's part in one stream: its stream context in the plugin's VM (one object, not a
+ * context plus a port), the StreamPort its host calls reach. */
+class Slot extends Context implements StreamPort, VmUser {
   vm: Vm | undefined;
+  /** This slot once registered as a context of `vm`. */
   ctx: Context | undefined;
   /** Skipped for the rest of the stream (FAIL_OPEN after a failure). */
   open = false;
   /** proxy_continue_stream requested: bit `1 << direction` (a number, not a per-slot array). */
   private cont = 0;
 
-  constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {}
+  constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {
+    super();
+    this.stream = this;
+    this.user = this;
+  }
 
   get info(): StreamInfo { return this.chain.info; }
   get properties(): Map<string, Uint8Array> { return this.chain.properties; }
@@ -99,7 +105,7 @@ class Call {
   next: Call | undefined = undefined;
 
   /** `headers` holds the headers of a HEADERS call and the trailers of a TRAILERS call. */
-  constructor(readonly kind: number, readonly headers: HeaderList | undefined, readonly data: Uint8Array, readonly eos: boolean) {}
+  constructor(public kind: number, public headers: HeaderList | undefined, public data: Uint8Array, public eos: boolean) {}
 
   /** Only the first settlement counts (as with a promise). */
   resolve(r: PhaseResult): void {
@@ -324,7 +330,7 @@ export class FilterChain {
         continue;
       }
       slot.vm = vm;
-      slot.ctx = vm.newContext(slot, slot);
+      slot.ctx = vm.adopt(slot);
       if (vm.call('proxy_on_context_create', vm.exports.contextCreate, slot.ctx, vm.root.id) === FAILED && vm.failure) this.fail(slot, REQUEST);
     }
   }
@@ -334,44 +340,44 @@ export class FilterChain {
   /** Request headers (names lower-case, pseudo-headers first). Resolves with the rewritten headers once
    * every plugin let them through, or without `headers` when a plugin waits for the body first. */
   requestHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.req, new Call(HEADERS, headers, EMPTY, endOfStream));
+    return this.enqueue(this.req, HEADERS, headers, EMPTY, endOfStream);
   }
   /** A request body chunk; resolves with the bytes to forward now (empty while plugins buffer). */
   requestData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.req, new Call(DATA, undefined, chunk, endOfStream));
+    return this.enqueue(this.req, DATA, undefined, chunk, endOfStream);
   }
   /** Request trailers; resolves with the (rewritten) trailers in `headers`. */
   requestTrailers(trailers: HeaderList): Promise<PhaseResult> {
-    return this.enqueue(this.req, new Call(TRAILERS, trailers, EMPTY, false));
+    return this.enqueue(this.req, TRAILERS, trailers, EMPTY, false);
   }
   /** Response headers (`:status` first); plugins run in reverse order. */
   responseHeaders(headers: HeaderList, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.resp, new Call(HEADERS, headers, EMPTY, endOfStream));
+    return this.enqueue(this.resp, HEADERS, headers, EMPTY, endOfStream);
   }
   /** A response body chunk; resolves with the bytes to send now. */
   responseData(chunk: Uint8Array, endOfStream: boolean): Promise<PhaseResult> {
-    return this.enqueue(this.resp, new Call(DATA, undefined, chunk, endOfStream));
+    return this.enqueue(this.resp, DATA, undefined, chunk, endOfStream);
   }
   /** Response trailers; resolves with the (rewritten) trailers in `headers`. */
   responseTrailers(trailers: HeaderList): Promise<PhaseResult> {
-    return this.enqueue(this.resp, new Call(TRAILERS, trailers, EMPTY, false));
+    return this.enqueue(this.resp, TRAILERS, trailers, EMPTY, false);
   }
 
   /** {@link requestHeaders}, answered synchronously when no plugin pauses (no promise, no microtask). */
   requestHeadersNow(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.req, new Call(HEADERS, headers, EMPTY, endOfStream));
+    return this.enqueueNow(this.req, HEADERS, headers, EMPTY, endOfStream);
   }
   /** {@link requestData}, answered synchronously when no plugin pauses. */
   requestDataNow(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.req, new Call(DATA, undefined, chunk, endOfStream));
+    return this.enqueueNow(this.req, DATA, undefined, chunk, endOfStream);
   }
   /** {@link responseHeaders}, answered synchronously when no plugin pauses. */
   responseHeadersNow(headers: HeaderList, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.resp, new Call(HEADERS, headers, EMPTY, endOfStream));
+    return this.enqueueNow(this.resp, HEADERS, headers, EMPTY, endOfStream);
   }
   /** {@link responseData}, answered synchronously when no plugin pauses. */
   responseDataNow(chunk: Uint8Array, endOfStream: boolean): PhaseResult | Promise<PhaseResult> {
-    return this.enqueueNow(this.resp, new Call(DATA, undefined, chunk, endOfStream));
+    return this.enqueueNow(this.resp, DATA, undefined, chunk, endOfStream);
   }
 
   /** Request headers as the plugins left them. */
@@ -478,20 +484,41 @@ export class FilterChain {
 
   // --- engine -------------------------------------------------------------------------------
 
-  private enqueue(pipe: Pipe, call: Call): Promise<PhaseResult> {
-    const r = this.enqueueNow(pipe, call);
+  private enqueue(pipe: Pipe, kind: number, headers: HeaderList | undefined, data: Uint8Array, eos: boolean): Promise<PhaseResult> {
+    const r = this.enqueueNow(pipe, kind, headers, data, eos);
     return r instanceof Promise ? r : Promise.resolve(r);
   }
 
   /** Queues a call; its result when the pump settled it synchronously, else a promise of it. */
-  private enqueueNow(pipe: Pipe, call: Call): PhaseResult | Promise<PhaseResult> {
+  private enqueueNow(pipe: Pipe, kind: number, headers: HeaderList | undefined, data: Uint8Array, eos: boolean): PhaseResult | Promise<PhaseResult> {
     if (this.finished) return this.terminal ?? streamFinished();
     if (this.terminal) return this.terminal;
+    let call = this.spare;
+    if (call) {
+      this.spare = undefined;
+      call.kind = kind;
+      call.headers = headers;
+      call.data = data;
+      call.eos = eos;
+      call.result = undefined;
+    } else call = new Call(kind, headers, data, eos);
     if (pipe.push(call)) this.accept(pipe, call);
     this.run();
-    if (call.result !== undefined) return call.result;
-    return new Promise<PhaseResult>((resolve) => { call.later = resolve; });
+    const result = call.result;
+    if (result !== undefined) {
+      // Settled synchronously: out of every queue and no promise holds it, so this stream's next
+      // phase call can reuse it.
+      call.headers = undefined;
+      call.data = EMPTY;
+      this.spare = call;
+      return result;
+    }
+    const pending = call;
+    return new Promise<PhaseResult>((resolve) => { pending.later = resolve; });
   }
+
+  /** A settled call of this stream, free for its next phase call (see enqueueNow). */
+  private spare: Call | undefined;
 
   /** Feeds a call's input into its pipe. */
   private accept(pipe: Pipe, call: Call): void {

@@ -23,8 +23,18 @@ export interface VmUser {
 
 /** A context inside the VM: the root (plugin) context or a stream context. */
 export class Context {
-  /** `user` hears when the VM fails while this context is live. */
-  constructor(readonly id: number, readonly stream: StreamPort | undefined, readonly user?: VmUser) {}
+  /** Given when a VM registers the context ({@link Vm.newContext}, {@link Vm.adopt}); fixed after. */
+  id: number;
+  /** The stream host calls on this context reach; undefined for the root context. */
+  stream: StreamPort | undefined;
+  /** Hears when the VM fails while this context is live. */
+  user: VmUser | undefined;
+
+  constructor(id = 0, stream?: StreamPort, user?: VmUser) {
+    this.id = id;
+    this.stream = stream;
+    this.user = user;
+  }
 }
 
 /**
@@ -205,7 +215,13 @@ export class Vm implements SharedQueueOwner {
   /** Allocates a context id and registers it; `user` (if any) hears when this VM fails while
    * the context is live (until `contexts.delete(ctx.id)`). */
   newContext(stream: StreamPort | undefined, user?: VmUser): Context {
-    const ctx = new Context(this.nextContextId++, stream, user);
+    return this.adopt(new Context(0, stream, user));
+  }
+
+  /** Registers `ctx`, a context object not yet registered anywhere (e.g. a subclass that is
+   * also its stream's port, saving an object per stream), under the next id. */
+  adopt<C extends Context>(ctx: C): C {
+    ctx.id = this.nextContextId++;
     this.contexts.add(ctx);
     return ctx;
   }
