@@ -365,8 +365,8 @@ export class FilterChain {
     for (let i = 0; i < n; i++) {
       const p = plugins[i]!;
       slots[i] = new Slot(this, p, i);
-      if (p.module.has('proxy_on_request_body')) this.bits |= CHAIN_WANTS_REQUEST_BODY;
-      if (p.module.has('proxy_on_response_body')) this.bits |= CHAIN_WANTS_RESPONSE_BODY;
+      if (p.exportsRequestBody) this.bits |= CHAIN_WANTS_REQUEST_BODY;
+      if (p.exportsResponseBody) this.bits |= CHAIN_WANTS_RESPONSE_BODY;
       if (p.bodyBufferLimitBytes < bodyLimit) bodyLimit = p.bodyBufferLimitBytes;
     }
     this.slots = slots;

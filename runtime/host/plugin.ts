@@ -54,6 +54,10 @@ export class Plugin implements VmOwner {
   readonly failStrategy: FailStrategy;
   readonly bodyBufferLimitBytes: number;
   readonly memoryLimitBytes: number;
+  /** The module exports `proxy_on_request_body` (looked up once, not per stream). */
+  readonly exportsRequestBody: boolean;
+  /** The module exports `proxy_on_response_body`. */
+  readonly exportsResponseBody: boolean;
   readonly stats: PluginStats = { vmReloads: 0, vmReloadFailures: 0, vmReloadBackoffs: 0, failures: 0, memoryRebuilds: 0, activeStreams: 0 };
   /** The most recent VM failure, for admin views and error pages. */
   lastError: VmFailureError | undefined;
@@ -88,6 +92,8 @@ export class Plugin implements VmOwner {
     this.env = options.env ?? {};
     this.memoryLimitBytes = options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT;
     this.bodyBufferLimitBytes = options.bodyBufferLimitBytes ?? DEFAULT_BODY_LIMIT;
+    this.exportsRequestBody = module.has('proxy_on_request_body');
+    this.exportsResponseBody = module.has('proxy_on_response_body');
     this.config = {
       facts: { name: options.name, rootId: options.rootId ?? options.name, vmId: options.vmId ?? '' },
       env: this.env,
