@@ -18,8 +18,6 @@ import { Context, FAILED, type Vm, type VmUser } from './vm.js';
 const { OK, BAD_ARGUMENT } = WasmResult;
 const EMPTY = new Uint8Array(0);
 const NO_SLOTS: readonly Slot[] = [];
-const SLOT_OPEN = 4;
-const SLOT_REGISTERED = 8;
 const REQUEST = 0;
 const RESPONSE = 1;
 
@@ -49,9 +47,12 @@ function copyHeaders(list: HeaderList): HeaderList {
  * context plus a port), the StreamPort its host calls reach. */
 class Slot extends Context implements StreamPort, VmUser {
   vm: Vm | undefined;
-  /** Bits: proxy_continue_stream requested (`1 << direction`), OPEN, REGISTERED. One number
-   * instead of an array and two booleans: three slots are allocated per stream. */
-  private bits = 0;
+  /** This slot once registered as a context of `vm`. */
+  ctx: Context | undefined;
+  /** Skipped for the rest of the stream (FAIL_OPEN after a failure). */
+  open = false;
+  /** proxy_continue_stream requested: bit `1 << direction` (a number, not a per-slot array). */
+  private cont = 0;
 
   constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {
     super();
@@ -62,20 +63,8 @@ class Slot extends Context implements StreamPort, VmUser {
   get info(): StreamInfo { return this.chain.info; }
   get properties(): Map<string, Uint8Array> { return this.chain.properties; }
 
-  hasCont(dir: number): boolean { return (this.bits & (1 << dir)) !== 0; }
-  clearCont(dir: number): void { this.bits &= ~(1 << dir); }
-
-  /** Skipped for the rest of the stream (FAIL_OPEN after a failure). */
-  get open(): boolean { return (this.bits & SLOT_OPEN) !== 0; }
-  set open(v: boolean) { this.bits = v ? this.bits | SLOT_OPEN : this.bits & ~SLOT_OPEN; }
-
-  /** This slot once registered as a context of `vm`. */
-  get ctx(): Context | undefined { return (this.bits & SLOT_REGISTERED) !== 0 ? this : undefined; }
-  /** Registers this slot as a stream context of `vm`. */
-  register(vm: Vm): void {
-    vm.adopt(this);
-    this.bits |= SLOT_REGISTERED;
-  }
+  hasCont(dir: number): boolean { return (this.cont & (1 << dir)) !== 0; }
+  clearCont(dir: number): void { this.cont &= ~(1 << dir); }
 
   map(t: number): HeaderList | undefined { return this.chain.mapFor(t); }
   mapWritable(t: number): boolean { return this.chain.mapWritable(t); }
@@ -84,7 +73,7 @@ class Slot extends Context implements StreamPort, VmUser {
 
   continueStream(streamType: number): number {
     if (streamType !== REQUEST && streamType !== RESPONSE) return BAD_ARGUMENT;
-    this.bits |= 1 << streamType;
+    this.cont |= 1 << streamType;
     this.chain.kick();
     return OK;
   }
@@ -126,85 +115,51 @@ class Call {
   }
 }
 
-const PIPE_REVERSED = 1;
-const PIPE_HEADERS_EOS = 2;
-const PIPE_HEADERS_REPORTED = 4;
-const PIPE_TRAILERS_STOPPED = 8;
-const PIPE_TRAILERS_REPORTED = 16;
-const PIPE_OUT_EOS = 32;
-
-/** Body state of a pipe, one entry per position. */
-class BodyState {
-  readonly bufs: Uint8Array[];
-  readonly eosAt: boolean[];
-  readonly bodyStopped: boolean[];
-  readonly lastLen: number[];
-  readonly lastEos: boolean[];
-
-  constructor(n: number) {
-    this.bufs = new Array<Uint8Array>(n).fill(EMPTY);
-    this.eosAt = new Array<boolean>(n).fill(false);
-    this.bodyStopped = new Array<boolean>(n).fill(false);
-    this.lastLen = new Array<number>(n).fill(0);
-    this.lastEos = new Array<boolean>(n).fill(false);
-  }
-}
-
 /** One direction of the stream: where headers, data and trailers are in the plugin order. */
 class Pipe {
   /** Slots of this direction: position i is `slots[i]`, or `slots[n - 1 - i]` when reversed. */
   private slots: readonly Slot[] = NO_SLOTS;
+  private reversed = false;
   /** Number of positions. */
   n = 0;
   /** Undefined until headers arrive (read through {@link FilterChain.requestHeadersList}). */
   headers: HeaderList | undefined;
+  headersEos = false;
   /** -1 = headers not arrived; n = released. */
   headersAt = -1;
   /** 0 none, 1 StopIteration (body still delivered), 2 stop all. */
   headersStop = 0;
+  headersReported = false;
   /** Per-position body state, created when body bytes first enter (most streams carry a body
-   * one way at most). */
-  private bodyState: BodyState | undefined;
+   * one way at most): bytes held, end of stream held, paused by the body callback, and what the
+   * paused callback last saw. */
+  bufs: Uint8Array[] | undefined;
+  eosAt: boolean[] | undefined;
+  bodyStopped: boolean[] | undefined;
+  lastLen: number[] | undefined;
+  lastEos: boolean[] | undefined;
   trailers: HeaderList | undefined;
   trailersAt = -1;
+  trailersStopped = false;
+  trailersReported = false;
   out: Uint8Array = EMPTY;
+  outEos = false;
   /** Phase calls in arrival order (linked through {@link Call.next}); the head is being served. */
   head: Call | undefined;
   private tail: Call | undefined;
-  /** The boolean state below, as bits (two pipes are allocated per stream). */
-  private bits = 0;
 
   constructor(readonly dir: 0 | 1) {}
-
-  private flag(bit: number, v: boolean): void { this.bits = v ? this.bits | bit : this.bits & ~bit; }
-  private get reversed(): boolean { return (this.bits & PIPE_REVERSED) !== 0; }
-  get headersEos(): boolean { return (this.bits & PIPE_HEADERS_EOS) !== 0; }
-  set headersEos(v: boolean) { this.flag(PIPE_HEADERS_EOS, v); }
-  get headersReported(): boolean { return (this.bits & PIPE_HEADERS_REPORTED) !== 0; }
-  set headersReported(v: boolean) { this.flag(PIPE_HEADERS_REPORTED, v); }
-  get trailersStopped(): boolean { return (this.bits & PIPE_TRAILERS_STOPPED) !== 0; }
-  set trailersStopped(v: boolean) { this.flag(PIPE_TRAILERS_STOPPED, v); }
-  get trailersReported(): boolean { return (this.bits & PIPE_TRAILERS_REPORTED) !== 0; }
-  set trailersReported(v: boolean) { this.flag(PIPE_TRAILERS_REPORTED, v); }
-  get outEos(): boolean { return (this.bits & PIPE_OUT_EOS) !== 0; }
-  set outEos(v: boolean) { this.flag(PIPE_OUT_EOS, v); }
-
-  /** Bytes held per position (undefined: no body yet). */
-  get bufs(): Uint8Array[] | undefined { return this.bodyState?.bufs; }
-  /** End of stream held per position. */
-  get eosAt(): boolean[] | undefined { return this.bodyState?.eosAt; }
-  /** Paused by the body callback, per position. */
-  get bodyStopped(): boolean[] | undefined { return this.bodyState?.bodyStopped; }
-  /** What the paused body callback last saw, per position. */
-  get lastLen(): number[] | undefined { return this.bodyState?.lastLen; }
-  get lastEos(): boolean[] | undefined { return this.bodyState?.lastEos; }
 
   /** Positions are `slots[0..n)`, in reverse when `reversed` (the response direction). */
   reset(slots: readonly Slot[], n: number, reversed: boolean): void {
     this.slots = slots;
     this.n = n;
-    this.flag(PIPE_REVERSED, reversed);
-    this.bodyState = undefined;
+    this.reversed = reversed;
+    this.bufs = undefined;
+    this.eosAt = undefined;
+    this.bodyStopped = undefined;
+    this.lastLen = undefined;
+    this.lastEos = undefined;
     this.headersAt = -1;
     this.headersStop = 0;
     this.trailersAt = -1;
@@ -225,7 +180,13 @@ class Pipe {
 
   /** Creates the per-position body state (once). */
   body(): Uint8Array[] {
-    return (this.bodyState ??= new BodyState(this.n)).bufs;
+    if (this.bufs) return this.bufs;
+    const n = this.n;
+    this.eosAt = new Array<boolean>(n).fill(false);
+    this.bodyStopped = new Array<boolean>(n).fill(false);
+    this.lastLen = new Array<number>(n).fill(0);
+    this.lastEos = new Array<boolean>(n).fill(false);
+    return (this.bufs = new Array<Uint8Array>(n).fill(EMPTY));
   }
 
   /** Appends a call; true when it is the head (to be served now). */
@@ -314,13 +275,6 @@ class Pipe {
   }
 }
 
-const CHAIN_WANTS_REQUEST_BODY = 1;
-const CHAIN_WANTS_RESPONSE_BODY = 2;
-const CHAIN_IN_LOCAL_PATH = 4;
-const CHAIN_PUMPING = 8;
-const CHAIN_KICKED = 16;
-const CHAIN_FINISHED = 32;
-
 /** One HTTP stream through an ordered list of plugins. See the module comment for semantics. */
 export class FilterChain {
   /** Stream facts; the proxy updates `responseCode`, `upstreamAddress`... as it learns them. */
@@ -329,30 +283,21 @@ export class FilterChain {
   get properties(): Map<string, Uint8Array> { return (this.props ??= new Map()); }
   private props: Map<string, Uint8Array> | undefined;
   /** True when some plugin exports `proxy_on_request_body` (else the proxy may stream the body past the chain). */
-  get wantsRequestBody(): boolean { return (this.bits & CHAIN_WANTS_REQUEST_BODY) !== 0; }
+  readonly wantsRequestBody: boolean;
   /** True when some plugin exports `proxy_on_response_body`. */
-  get wantsResponseBody(): boolean { return (this.bits & CHAIN_WANTS_RESPONSE_BODY) !== 0; }
+  readonly wantsResponseBody: boolean;
   private readonly slots: Slot[];
   private readonly req = new Pipe(REQUEST);
   private readonly resp = new Pipe(RESPONSE);
   private readonly bodyLimit: number;
   private terminal: PhaseResult | undefined;
   private local: { slot: Slot; response: LocalResponse; dir: number } | undefined;
+  private inLocalPath = false;
   private localBase: LocalResponse | undefined;
   private closeBy: Slot | undefined;
-  /** The boolean state below, as bits (one field instead of six per stream). */
-  private bits = 0;
-
-  private flag(bit: number, v: boolean): void { this.bits = v ? this.bits | bit : this.bits & ~bit; }
-  /** A local response is passing back through the response callbacks. */
-  private get inLocalPath(): boolean { return (this.bits & CHAIN_IN_LOCAL_PATH) !== 0; }
-  private set inLocalPath(v: boolean) { this.flag(CHAIN_IN_LOCAL_PATH, v); }
-  private get pumping(): boolean { return (this.bits & CHAIN_PUMPING) !== 0; }
-  private set pumping(v: boolean) { this.flag(CHAIN_PUMPING, v); }
-  private get kicked(): boolean { return (this.bits & CHAIN_KICKED) !== 0; }
-  private set kicked(v: boolean) { this.flag(CHAIN_KICKED, v); }
-  private get finished(): boolean { return (this.bits & CHAIN_FINISHED) !== 0; }
-  private set finished(v: boolean) { this.flag(CHAIN_FINISHED, v); }
+  private pumping = false;
+  private kicked = false;
+  private finished = false;
 
   /** Creates the stream: one stream context per plugin (`proxy_on_context_create(ctx, root)`). */
   constructor(plugins: Plugin[], info: StreamInfo) {
@@ -360,16 +305,19 @@ export class FilterChain {
     // Plain loops: no callback closures per stream.
     const n = plugins.length;
     const slots = new Array<Slot>(n);
-    // Without plugins nothing is buffered, so no limit applies (0 keeps the field a small integer).
-    let bodyLimit = n > 0 ? plugins[0]!.bodyBufferLimitBytes : 0;
+    let wantsRequestBody = false;
+    let wantsResponseBody = false;
+    let bodyLimit = Infinity;
     for (let i = 0; i < n; i++) {
       const p = plugins[i]!;
       slots[i] = new Slot(this, p, i);
-      if (p.exportsRequestBody) this.bits |= CHAIN_WANTS_REQUEST_BODY;
-      if (p.exportsResponseBody) this.bits |= CHAIN_WANTS_RESPONSE_BODY;
+      if (p.exportsRequestBody) wantsRequestBody = true;
+      if (p.exportsResponseBody) wantsResponseBody = true;
       if (p.bodyBufferLimitBytes < bodyLimit) bodyLimit = p.bodyBufferLimitBytes;
     }
     this.slots = slots;
+    this.wantsRequestBody = wantsRequestBody;
+    this.wantsResponseBody = wantsResponseBody;
     this.bodyLimit = bodyLimit;
     this.req.reset(slots, n, false);
     this.resp.reset(slots, n, true);
@@ -382,8 +330,8 @@ export class FilterChain {
         continue;
       }
       slot.vm = vm;
-      slot.register(vm);
-      if (vm.call('proxy_on_context_create', vm.exports.contextCreate, slot, vm.root.id) === FAILED && vm.failure) this.fail(slot, REQUEST);
+      slot.ctx = vm.adopt(slot);
+      if (vm.call('proxy_on_context_create', vm.exports.contextCreate, slot.ctx, vm.root.id) === FAILED && vm.failure) this.fail(slot, REQUEST);
     }
   }
 
