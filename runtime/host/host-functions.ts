@@ -16,11 +16,6 @@ const { OK, NOT_FOUND, BAD_ARGUMENT, INVALID_MEMORY_ACCESS, EMPTY, CAS_MISMATCH,
 
 type HostFn = (...args: never[]) => number | void;
 
-/** Entries in a VM's cache of header strings (a power of two). */
-const INTERN_SLOTS = 64;
-/** Longer header strings (tokens, ids) rarely repeat: decoded every time, not cached. */
-const INTERN_MAX_LENGTH = 48;
-
 /** Lower-cases a header name only when needed (names are usually lower-case already). */
 function lower(s: string): string {
   for (let i = 0; i < s.length; i++) {
@@ -64,26 +59,6 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
   };
   const strArg = (ptr: number, len: number): string | undefined => (vm.mem.ok(ptr, len) ? vm.mem.utf8(ptr, len) : undefined);
   const sharedKey = (key: string): string => (vm.config.facts.vmId ? `${vm.config.facts.vmId}\u0000${key}` : key);
-
-  // Header names and values a plugin writes, decoded through a small per-VM cache: plugins write
-  // the same few strings on every stream (`x-hello: world`), and a cached string costs a byte
-  // compare instead of a new string for the collector. A miss replaces the entry.
-  const interned = new Array<string>(INTERN_SLOTS).fill('');
-  const headerText = (ptr: number, len: number): string => {
-    const mem = vm.mem;
-    if (len === 0 || len > INTERN_MAX_LENGTH) return mem.latin1(ptr, len);
-    const u8 = mem.u8;
-    let h = 0x811c9dc5;
-    for (let i = ptr, end = ptr + len; i < end; i++) h = Math.imul(h ^ u8[i]!, 0x01000193);
-    const slot = (h >>> 0) & (INTERN_SLOTS - 1);
-    const hit = interned[slot]!;
-    if (hit.length === len) {
-      let j = 0;
-      while (j < len && hit.charCodeAt(j) === u8[ptr + j]) j++;
-      if (j === len) return hit;
-    }
-    return (interned[slot] = mem.latin1(ptr, len));
-  };
 
   const continueStream = (streamType: number): number => {
     const port = vm.current.stream;
@@ -237,7 +212,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       if (!map) return BAD_ARGUMENT;
       const mem = vm.mem;
       if (!mem.ok(keyPtr, keySize) || !mem.ok(valPtr, valSize)) return INVALID_MEMORY_ACCESS;
-      map.push([lower(headerText(keyPtr, keySize)), headerText(valPtr, valSize)]);
+      map.push([lower(mem.latin1(keyPtr, keySize)), mem.latin1(valPtr, valSize)]);
       return OK;
     },
     proxy_replace_header_map_value(t: number, keyPtr: number, keySize: number, valPtr: number, valSize: number): number {
@@ -246,8 +221,8 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       if (!map) return BAD_ARGUMENT;
       const mem = vm.mem;
       if (!mem.ok(keyPtr, keySize) || !mem.ok(valPtr, valSize)) return INVALID_MEMORY_ACCESS;
-      const key = lower(headerText(keyPtr, keySize));
-      const value = headerText(valPtr, valSize);
+      const key = lower(mem.latin1(keyPtr, keySize));
+      const value = mem.latin1(valPtr, valSize);
       let found = false;
       for (let i = 0; i < map.length; i++) {
         if (map[i]![0] !== key) continue;
