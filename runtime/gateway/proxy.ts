@@ -118,6 +118,10 @@ class Exchange {
   /** A plugin phase on the response is pending (the upstream is paused meanwhile). */
   private phasePending = false;
   private deferredEnd?: { trailers: Record<string, string> | undefined };
+  /** Response body bytes still to come when the upstream gave a length and a plugin reads the body; -1 unknown. */
+  private bodyLeft = -1;
+  /** The plugins already saw the response body's end (with its last chunk). */
+  private bodyEnded = false;
   private method = 'GET';
   private done = false;
   private detail?: string;
@@ -415,6 +419,12 @@ class Exchange {
     const chain = this.chain;
     if (!chain) return this.writeResponseHead(status, headers);
     chain.info.responseCode = status;
+    if (chain.wantsResponseBody && !noBody) {
+      // With the length known, the last chunk goes to the plugins with end_of_stream set (as
+      // Envoy's codec delivers it), instead of a separate empty end-of-stream call.
+      const i = findHeader(headers, 'content-length');
+      if (i >= 0) this.bodyLeft = Number(headers[i][1]);
+    }
     const p = chain.responseHeadersNow ? chain.responseHeadersNow(headers, noBody) : chain.responseHeaders(headers, noBody);
     if (p instanceof Promise) {
       this.phasePending = true;
@@ -462,7 +472,9 @@ class Exchange {
     if (this.done) return false;
     const chain = this.chain;
     if (!chain?.wantsResponseBody) return this.write(chunk);
-    const p = chain.responseDataNow ? chain.responseDataNow(chunk, false) : chain.responseData(chunk, false);
+    const last = this.bodyLeft > 0 && (this.bodyLeft -= chunk.length) <= 0;
+    if (last) this.bodyEnded = true;
+    const p = chain.responseDataNow ? chain.responseDataNow(chunk, last) : chain.responseData(chunk, last);
     if (p instanceof Promise) {
       this.phasePending = true;
       p.then((r) => { if (this.afterResponseData(r)) this.phaseDone(); }).catch((err) => this.failAfterPhase(err));
@@ -490,7 +502,7 @@ class Exchange {
     if (this.phasePending) { this.deferredEnd = { trailers }; return; }
     const chain = this.chain;
     if (!chain) return this.endWithTrailers(trailers);
-    if (chain.wantsResponseBody) {
+    if (chain.wantsResponseBody && !this.bodyEnded) {
       const p = chain.responseDataNow ? chain.responseDataNow(EMPTY, true) : chain.responseData(EMPTY, true);
       if (p instanceof Promise) {
         p.then((r) => { if (this.afterLastData(r)) this.endThroughChain(trailers); }).catch((err) => this.failAfterPhase(err));

@@ -99,4 +99,9 @@ test('on the gateway, response-body-rewrite rewrites the upstream JSON body', as
   const r = await fetchText(`${gw.url}/rewrite/x`, { headers: { 'x-link': 'http://internal.svc/users' } });
   assert.equal(r.status, 200);
   assert.equal(JSON.parse(r.text).headers['x-link'], 'https://api.example.com/users');
+  // A body of unknown length (chunked) ends with an empty end-of-stream call instead of a last chunk.
+  const chunked = await fetchText(`${gw.url}/rewrite/x?chunked=1`, { headers: { 'x-link': 'http://internal.svc/teams' } });
+  assert.equal(chunked.status, 200);
+  assert.equal(chunked.headers['content-length'], undefined);
+  assert.equal(JSON.parse(chunked.text).headers['x-link'], 'https://api.example.com/teams');
 });

@@ -18,7 +18,10 @@ export async function echoServer(name: string, handler?: http.RequestListener): 
     req.on('end', () => {
       const body = JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, bodyBytes: Buffer.concat(chunks).length });
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name, connection: 'keep-alive', 'keep-alive': 'timeout=5' });
-      res.end(body);
+      if (!req.url?.includes('chunked=1')) return void res.end(body);
+      // Asked for a body of unknown length: two chunks, chunked transfer encoding.
+      res.write(body.slice(0, body.length >> 1));
+      res.end(body.slice(body.length >> 1));
     });
   }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
