@@ -222,16 +222,11 @@ class Pipe {
     }
   }
 
-  /** Settles every queued call with `r` (in order) and empties the queue. */
+  /** Settles every queued call with `r` (in order) and empties the queue. (The stream's end: rare.) */
   resolveAll(r: PhaseResult): void {
-    let c = this.head;
-    this.head = this.tail = undefined;
-    while (c) {
-      const next: Call | undefined = c.next;
-      c.next = undefined;
-      c.resolve(r);
-      c = next;
-    }
+    const calls: Call[] = [];
+    this.takeAll(calls);
+    for (const c of calls) c.resolve(r);
   }
 
   pending(i: number): boolean {
