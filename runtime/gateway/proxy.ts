@@ -87,7 +87,6 @@ function onResponseClose(this: DownRes & { [EXCHANGE]?: Exchange }): void {
 interface UpstreamRequest {
   cluster: UpstreamCluster;
   headers: HeaderList;
-  endOfStream: boolean;
   bodyNeedsChain: boolean;
   endpoint: Endpoint;
   attempt: number;
@@ -101,6 +100,7 @@ class Exchange {
   private clusterName = '';
   /** The route sent this request to its canary backends. */
   private canary = false;
+  /** The request has no body. */
   private endOfStream = true;
   private upstreamAddr = '';
   private requestId = '';
@@ -195,15 +195,14 @@ class Exchange {
     applyRouterStage(headers, route, this.canary);
     addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), this.conn.tls ? 'https' : 'http', this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
-    const bodyNeedsChain = !this.endOfStream && this.chain?.wantsRequestBody === true;
-    this.forward(cluster, headers, this.endOfStream, bodyNeedsChain);
+    this.forward(cluster, headers, !this.endOfStream && this.chain?.wantsRequestBody === true);
   }
 
   /** Sends the request upstream; a connect failure is retried once on another endpoint (see `upstreamFailed`). */
-  private forward(cluster: UpstreamCluster, headers: HeaderList, endOfStream: boolean, bodyNeedsChain: boolean): void {
+  private forward(cluster: UpstreamCluster, headers: HeaderList, bodyNeedsChain: boolean): void {
     const ep = cluster.pick();
     if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
-    this.upstream = { cluster, headers, endOfStream, bodyNeedsChain, endpoint: ep, attempt: 0 };
+    this.upstream = { cluster, headers, bodyNeedsChain, endpoint: ep, attempt: 0 };
     this.send(ep);
   }
 
@@ -236,7 +235,7 @@ class Exchange {
     if (isConnectFailure(err)) {
       up.cluster.eject(up.endpoint);
       up.cluster.errors++;
-      const retryable = up.endOfStream || (this.req as Readable).readableDidRead === false;
+      const retryable = this.endOfStream || (this.req as Readable).readableDidRead === false;
       const next = up.attempt === 0 && retryable ? up.cluster.pick(up.endpoint) : undefined;
       if (next) {
         up.attempt++;
@@ -315,7 +314,7 @@ class Exchange {
       method: method as 'GET',
       path,
       headers: flat,
-      body: up.endOfStream ? null : this.requestBodySource(up.bodyNeedsChain) as Readable,
+      body: this.endOfStream ? null : this.requestBodySource(up.bodyNeedsChain) as Readable,
       headersTimeout: this.route?.model.timeoutMs,
     }, this as unknown as Dispatcher.DispatchHandler);
   }
@@ -373,7 +372,7 @@ class Exchange {
       else if (typeof prev === 'string') out[k] = [prev, v];
       else prev.push(v);
     }
-    const stream = session.request(out, { endStream: up.endOfStream });
+    const stream = session.request(out, { endStream: this.endOfStream });
     this.upstreamStream = stream;
     let trailers: Record<string, string> | undefined;
     stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
@@ -390,7 +389,7 @@ class Exchange {
       const noBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
       if (!this.upstreamHead(status, responseHeaderList(status, h as Record<string, string>), noBody)) stream.pause();
     });
-    if (!up.endOfStream) this.pumpToH2(stream, up.bodyNeedsChain).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    if (!this.endOfStream) this.pumpToH2(stream, up.bodyNeedsChain).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
   }
 
   private async pumpToH2(stream: ClientHttp2Stream, bodyNeedsChain: boolean): Promise<void> {
