@@ -7,8 +7,10 @@ import { BadAllocatorSignal } from './errors.js';
 import type { WasmMemory } from './wasm-api.js';
 
 const utf8Decoder = new TextDecoder('utf-8');
-/** Strings shorter than this are latin1-coded in JS; longer ones by Buffer's native code. */
+/** Strings shorter than this are latin1-decoded in JS; longer ones by Buffer's native code. */
 const SHORT = 8;
+/** Strings this long or longer are written into memory by Buffer's native code; shorter ones by a JS loop (cheaper below it). */
+const LONG_WRITE = 32;
 const utf8Encoder = new TextEncoder();
 
 /** Shared encoder/decoder helpers (one instance each per process). */
@@ -129,7 +131,7 @@ export class MemoryView {
   /** Writes latin1 `s` at `ptr` (caller checked room). Returns bytes written. */
   writeLatin1(ptr: number, s: string): number {
     const n = s.length;
-    if (n >= SHORT) return this.nb.write(s, ptr, n, 'latin1');
+    if (n >= LONG_WRITE) return this.nb.write(s, ptr, n, 'latin1');
     const u8 = this.u8;
     for (let i = 0; i < n; i++) u8[ptr + i] = s.charCodeAt(i);
     return n;
