@@ -8,7 +8,7 @@
  * `node dist/test/bench/gateway-bench.js` runs it standalone (`… gateway-bench.js reload`: only the
  * reload case); `npm run bench` runs it with the others.
  * The throughput cases run in interleaved rounds (see `run`).
- * Env: GATEWAY_BENCH_SECONDS (per case and round, default 4), GATEWAY_BENCH_ROUNDS (default 3), GATEWAY_BENCH_RELOADS (plugin swaps and route
+ * Env: GATEWAY_BENCH_SECONDS (per case and round, default 3), GATEWAY_BENCH_ROUNDS (default 5), GATEWAY_BENCH_RELOADS (plugin swaps and route
  * changes, default 100 each), GATEWAY_BENCH_RELOAD_SECONDS (wrk run of the reload case, default 30),
  * GATEWAY_BENCH_CPU_PROF (a folder: the reload case's gateway writes a --cpu-prof profile there).
  */
@@ -25,8 +25,8 @@ import { freePort } from '../fixtures/free-port.js';
 
 export interface BenchRow { name: string; value: number; unit: string; note?: string }
 
-const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 4);
-const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 5);
 const RELOADS = Number(process.env.GATEWAY_BENCH_RELOADS ?? 100);
 const RELOAD_SECONDS = Number(process.env.GATEWAY_BENCH_RELOAD_SECONDS ?? 30);
 const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
@@ -190,7 +190,7 @@ http {
       for (let i = 0; i < cases.length; i++) {
         const c = cases[(i + round) % cases.length];
         process.stderr.write(`gateway bench: round ${round + 1}/${ROUNDS}, ${c.name}...\n`);
-        await wrk(c.url, 1, c.headers); // warm-up: JIT, pools, and a process that sat idle while the others ran
+        await wrk(c.url, 2, c.headers); // warm-up: JIT, pools, and a process that sat idle while the others ran
         results.get(c.name)!.push(await wrk(c.url, SECONDS, c.headers));
       }
     }
