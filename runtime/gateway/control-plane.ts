@@ -65,7 +65,7 @@ export interface ReloadPlugins {
   fetched: number;
   /** `file://` modules whose file had not changed since the last fetch, so it was not read again. */
   unchanged: number;
-  /** Present when the data plane reports what it did (in-process mode). */
+  /** What the data plane did (in worker mode summed over the workers, each of which keeps its own plugin instances). */
   applied?: ApplyReport;
 }
 

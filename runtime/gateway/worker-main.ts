@@ -12,7 +12,7 @@ const send = (m: FromWorker) => { if (process.connected) process.send!(m); };
 process.on('message', (m: ToWorker) => {
   if (m.type === 'apply') {
     plane.apply(m.model).then(
-      () => send({ type: 'applied', id: m.id, ok: true }),
+      (report) => send({ type: 'applied', id: m.id, ok: true, report }),
       (err: Error & { code?: string }) => send({ type: 'applied', id: m.id, ok: false, error: { code: err.code ?? 'GW_APPLY', message: err.message, location: err instanceof ConfigError ? err.location : undefined } }),
     );
   } else if (m.type === 'stats') {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConfigModel } from './config-model.js';
 import type { DataPlaneTarget } from './control-plane.js';
 import { ConfigError, GatewayError } from './errors.js';
+import type { ApplyReport } from './control-plane.js';
 import type { StatsData } from './stats.js';
 
 /** Messages between primary and workers. */
@@ -15,7 +16,7 @@ export type ToWorker = { type: 'apply'; id: number; model: ConfigModel } | { typ
 export type FromWorker =
   | { type: 'beat' }
   | { type: 'ready' }
-  | { type: 'applied'; id: number; ok: boolean; error?: { code: string; message: string; location?: object } }
+  | { type: 'applied'; id: number; ok: boolean; report?: ApplyReport; error?: { code: string; message: string; location?: object } }
   | { type: 'stats'; id: number; data: StatsData };
 
 /** Heartbeat period of workers. */
@@ -113,8 +114,8 @@ export class WorkerPool implements DataPlaneTarget {
     });
   }
 
-  /** Applies a model on every worker. Rejects with the first worker's error. */
-  async apply(model: ConfigModel): Promise<void> {
+  /** Applies a model on every worker; resolves with their reports summed. Rejects with the first worker's error. */
+  async apply(model: ConfigModel): Promise<ApplyReport> {
     const replies = await Promise.all([...this.workers].map(async (s) => { await s.ready; return this.send(s, { type: 'apply', id: 0, model }); }));
     const bad = replies.find((r) => r.type === 'applied' && !r.ok) as Extract<FromWorker, { type: 'applied' }> | undefined;
     if (bad) {
@@ -124,6 +125,15 @@ export class WorkerPool implements DataPlaneTarget {
     }
     this.model = model;
     this.watchdogMs = this.fixedWatchdogMs ?? model.settings.watchdogMs;
+    const sum: ApplyReport = { pluginsCreated: 0, pluginsReused: 0, modulesCompiled: 0 };
+    for (const r of replies) {
+      const rep = r.type === 'applied' ? r.report : undefined;
+      if (!rep) continue;
+      sum.pluginsCreated += rep.pluginsCreated;
+      sum.pluginsReused += rep.pluginsReused;
+      sum.modulesCompiled += rep.modulesCompiled;
+    }
+    return sum;
   }
 
   async stats(): Promise<StatsData[]> {

@@ -48,9 +48,14 @@ test('two worker processes serve the same port; stats are summed across them', a
   assert.ok(m && Number(m[1]) >= 10, prom.slice(0, 300));
 });
 
-test('repeated stats scrapes and reloads leave no listeners behind on the worker processes', async () => {
+test('repeated stats scrapes and reloads leave no listeners behind on the worker processes; reloads report what the workers reused', async () => {
   for (let i = 0; i < 25; i++) await fetchText(`http://127.0.0.1:${gw.adminPort}/stats/prometheus`);
-  for (let i = 0; i < 3; i++) assert.equal((await fetchText(`http://127.0.0.1:${gw.adminPort}/reload`, { method: 'POST' })).status, 200);
+  for (let i = 0; i < 3; i++) {
+    const r = await fetchText(`http://127.0.0.1:${gw.adminPort}/reload`, { method: 'POST' });
+    assert.equal(r.status, 200);
+    // An unchanged config keeps each worker's plugin instance and compiles nothing.
+    assert.deepEqual(JSON.parse(r.text).plugins.applied, { pluginsCreated: 0, pluginsReused: 2, modulesCompiled: 0 });
+  }
   for (const w of Object.values(cluster.workers ?? {})) assert.ok(w!.listenerCount('exit') <= 2, `worker ${w!.process.pid}: ${w!.listenerCount('exit')} exit listeners`);
 });
 
