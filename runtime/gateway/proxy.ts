@@ -372,7 +372,8 @@ class Exchange {
       else if (typeof prev === 'string') out[k] = [prev, v];
       else prev.push(v);
     }
-    const stream = session.request(out, { endStream: this.endOfStream });
+    // With a body, the stream ends on 'wantTrailers' (Node sends trailers only then): with the client's trailers, or an empty set.
+    const stream = session.request(out, { endStream: this.endOfStream, waitForTrailers: !this.endOfStream });
     this.upstreamStream = stream;
     let trailers: Record<string, string> | undefined;
     stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
@@ -397,16 +398,26 @@ class Exchange {
       const src = this.req as Readable;
       src.pipe(stream, { end: false });
       await once(src, 'end');
-      const t = (this.req as IncomingMessage).trailers;
-      if (t && Object.keys(t).length && !stream.destroyed) {
-        stream.sendTrailers(t);
-      } else stream.end();
-      return;
+    } else {
+      for await (const chunk of this.filteredRequestBody()) {
+        if (!stream.write(chunk)) await once(stream, 'drain');
+      }
     }
-    for await (const chunk of this.filteredRequestBody()) {
-      if (!stream.write(chunk)) await once(stream, 'drain');
-    }
-    if (!this.done) stream.end();
+    if (this.done || stream.destroyed) return;
+    const t = await this.requestTrailers();
+    if (this.done || stream.destroyed) return;
+    stream.once('wantTrailers', () => stream.sendTrailers(t ?? {}));
+    stream.end();
+  }
+
+  /** The client's request trailers through the plugins' request-trailers phase; undefined when there are none (or a plugin ended the stream). */
+  private async requestTrailers(): Promise<Record<string, string> | undefined> {
+    const t = (this.req as IncomingMessage).trailers as Record<string, string> | undefined;
+    if (!t || !Object.keys(t).length) return undefined;
+    if (!this.chain) return t;
+    const r = await this.chain.requestTrailers(Object.entries(t));
+    if (r.kind !== 'continue') { this.handleBodyResult(r); return undefined; }
+    return r.headers ? Object.fromEntries(r.headers) : t;
   }
 
   // --- The response path, whatever the upstream protocol. Each step returns false when the

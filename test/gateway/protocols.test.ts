@@ -21,6 +21,7 @@ let bigWritten = 0;
 const BIG = 64 * 1024 * 1024;
 let grpc: http2.Http2Server;
 let grpcPort = 0;
+let grpcRequestTrailers: http2.IncomingHttpHeaders = {};
 let deadPort = 0;
 let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Awaited<ReturnType<typeof gateway>>;
@@ -80,6 +81,7 @@ before(async () => {
   });
   grpc = http2.createServer();
   grpc.on('stream', (s, headers) => {
+    s.on('trailers', (t) => { grpcRequestTrailers = t; });
     const chunks: Buffer[] = [];
     s.on('data', (c: Buffer) => chunks.push(c));
     s.on('end', () => {
@@ -326,4 +328,25 @@ test('a client that stops reading holds the upstream back: the response is not b
   res.resume();
   await new Promise((r) => res.on('end', r));
   assert.equal(received, BIG);
+});
+
+test('request trailers from an HTTP/2 client reach an HTTP/2 upstream', async () => {
+  grpcRequestTrailers = {};
+  const session = http2.connect(gw.url);
+  try {
+    const status = await new Promise<string>((resolve, reject) => {
+      const s = session.request({ ':path': '/demo.Echo/Unary', ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'x-request-checksum': 'c0ffee' }));
+      s.end(frame(Buffer.from('with trailers')));
+      let grpcStatus = '';
+      s.on('trailers', (t) => { grpcStatus = String(t['grpc-status']); });
+      s.resume();
+      s.on('end', () => resolve(grpcStatus));
+      s.on('error', reject);
+    });
+    assert.equal(status, '0');
+    assert.equal(grpcRequestTrailers['x-request-checksum'], 'c0ffee');
+  } finally {
+    session.close();
+  }
 });
