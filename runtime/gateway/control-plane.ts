@@ -91,8 +91,12 @@ export interface ReloadResult {
 const QUIET_MS = 5;
 /** A config file or `file://` module of the running model that is empty or missing right after a change is usually mid-save: look again after this long. */
 const RECHECK_MS = 5;
-/** ...but not forever: after this long an empty or deleted file is what the user meant. */
-const SETTLE_MAX_MS = 250;
+/**
+ * ...but not forever: after this many looks (about 250 ms) an empty or deleted file is what the
+ * user meant. Counted in looks, not wall time: a stalled event loop would otherwise spend the
+ * whole allowance before the write it waits for gets a turn.
+ */
+const SETTLE_MAX_LOOKS = 50;
 
 export class ControlPlane {
   model?: ConfigModel;
@@ -107,6 +111,8 @@ export class ControlPlane {
   private queued = false;
   /** First change event of the burst being waited out. */
   private burstStart?: number;
+  /** Looks at half-saved files since the last change event. */
+  private looks = 0;
   /** Oldest change not yet picked up by a reload (the start of its write → new-behaviour time). */
   private changedSince?: number;
   /** Called after each reload attempt (tests and the CLI listen). */
@@ -222,22 +228,35 @@ export class ControlPlane {
 
   private changed(): void {
     this.burstStart ??= performance.now();
+    this.looks = 0;
     clearTimeout(this.debounce);
     this.debounce = setTimeout(() => this.settled(), QUIET_MS);
   }
 
   /** The burst of change events is over: reload, unless a known file looks half-saved. */
   private settled(): void {
+    if (this.waitMidSave()) return;
     const first = this.burstStart ?? performance.now();
-    if (this.midSave() && performance.now() - first < SETTLE_MAX_MS) {
-      this.debounce = setTimeout(() => this.settled(), RECHECK_MS);
-      return;
-    }
     this.burstStart = undefined;
     this.changedSince = Math.min(this.changedSince ?? first, first);
     if (this.queued) return;
     this.queued = true;
-    void this.queue.then(() => { this.queued = false; return this.reload(); });
+    void this.queue.then(() => {
+      this.queued = false;
+      // A reload queued behind another may start after the next save began: look again first.
+      if (this.waitMidSave()) return;
+      return this.reload();
+    });
+  }
+
+  /** True (and a later look scheduled) while a known file looks half-saved and the allowance lasts. */
+  private waitMidSave(): boolean {
+    if (this.looks >= SETTLE_MAX_LOOKS || !this.midSave()) return false;
+    this.looks++;
+    this.burstStart ??= performance.now();
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => this.settled(), RECHECK_MS);
+    return true;
   }
 
   /**

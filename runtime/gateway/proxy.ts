@@ -372,8 +372,11 @@ class Exchange {
       else if (typeof prev === 'string') out[k] = [prev, v];
       else prev.push(v);
     }
-    // With a body, the stream ends on 'wantTrailers' (Node sends trailers only then): with the client's trailers, or an empty set.
-    const stream = session.request(out, { endStream: this.endOfStream, waitForTrailers: !this.endOfStream });
+    // Node sends trailers only from 'wantTrailers', which needs waitForTrailers. Only a chunked
+    // HTTP/1.1 body or an HTTP/2 one can carry trailers; such a stream then ends with the client's
+    // trailers or an empty trailer section.
+    const mayHaveTrailers = !this.endOfStream && (this.req.httpVersionMajor === 2 || this.req.headers['transfer-encoding'] !== undefined);
+    const stream = session.request(out, { endStream: this.endOfStream, waitForTrailers: mayHaveTrailers });
     this.upstreamStream = stream;
     let trailers: Record<string, string> | undefined;
     stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
@@ -390,10 +393,10 @@ class Exchange {
       const noBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
       if (!this.upstreamHead(status, responseHeaderList(status, h as Record<string, string>), noBody)) stream.pause();
     });
-    if (!this.endOfStream) this.pumpToH2(stream, up.bodyNeedsChain).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    if (!this.endOfStream) this.pumpToH2(stream, up.bodyNeedsChain, mayHaveTrailers).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
   }
 
-  private async pumpToH2(stream: ClientHttp2Stream, bodyNeedsChain: boolean): Promise<void> {
+  private async pumpToH2(stream: ClientHttp2Stream, bodyNeedsChain: boolean, waitsForTrailers: boolean): Promise<void> {
     if (!bodyNeedsChain) {
       const src = this.req as Readable;
       src.pipe(stream, { end: false });
@@ -404,6 +407,7 @@ class Exchange {
       }
     }
     if (this.done || stream.destroyed) return;
+    if (!waitsForTrailers) return void stream.end();
     const t = await this.requestTrailers();
     if (this.done || stream.destroyed) return;
     stream.once('wantTrailers', () => stream.sendTrailers(t ?? {}));
