@@ -2,11 +2,12 @@
  * The end of one downstream stream, whatever carried it (a proxied request or a WebSocket
  * upgrade): the plugins' last callbacks, the request counters and the access-log line.
  */
+import type { AccessLogEntry } from './access-log.js';
 import type { ProxyContext } from './proxy.js';
 import type { ChainLike } from './snapshot.js';
 
-/** What a finished stream reports. */
-export interface StreamEnd {
+/** What a finished stream reports: its access-log facts plus what the end itself needs. */
+export interface StreamEnd extends Pick<AccessLogEntry, 'requestId' | 'route' | 'cluster' | 'upstream' | 'method' | 'authority' | 'path' | 'protocol' | 'client'> {
   /** The stream's plugin chain; undefined when no plugin applied. */
   chain: ChainLike | undefined;
   /** Status sent to the client (0: none). */
@@ -17,16 +18,6 @@ export interface StreamEnd {
   detail: string | undefined;
   /** `process.hrtime.bigint()` when the stream started. */
   start: bigint;
-  requestId: string;
-  route: string;
-  cluster: string;
-  upstream: string;
-  method: string;
-  authority: string;
-  path: string;
-  protocol: string;
-  /** Client address without the `::ffff:` prefix. */
-  client: string;
 }
 
 /** Runs the chain's stream end (on_log, on_done, on_delete), counts the request and writes its access-log line. */
