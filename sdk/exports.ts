@@ -57,3 +57,9 @@ export function proxy_on_delete(id: u32): void {
 export function proxy_on_http_call_response(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
   d.onHttpCallResponse(root, callId, numHeaders, bodySize, numTrailers);
 }
+/**
+ * Not proxy-wasm: the stream callbacks this plugin has handlers for, as `StreamCallback` bits. Our
+ * host skips the others (a body then streams past the VM); Envoy never asks and calls them all,
+ * and the SDK answers those calls with Continue, so the plugin behaves the same on both.
+ */
+export function higress_plugin_callbacks(): u32 { return d.callbacks(); }

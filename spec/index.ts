@@ -50,6 +50,7 @@ interface AbiFile {
   wasiFunctions: AbiFunction[];
   pluginExports: AbiFunction[];
   allocatorExports: string[];
+  extensions: { callbacksExport: string };
   enums: {
     WasmResult: Record<WasmResultName, number>;
     LogLevel: Record<LogLevelName, number>;
@@ -60,6 +61,7 @@ interface AbiFile {
     BufferType: Record<BufferTypeName, number>;
     MapType: Record<MapTypeName, number>;
     StreamType: Record<'HTTP_REQUEST' | 'HTTP_RESPONSE' | 'DOWNSTREAM' | 'UPSTREAM', number>;
+    StreamCallback: Record<'REQUEST_HEADERS' | 'REQUEST_BODY' | 'REQUEST_TRAILERS' | 'RESPONSE_HEADERS' | 'RESPONSE_BODY' | 'RESPONSE_TRAILERS', number>;
     MetricType: Record<'COUNTER' | 'GAUGE' | 'HISTOGRAM', number>;
     PeerType: Record<'UNKNOWN' | 'LOCAL' | 'REMOTE', number>;
     WasiErrno: Record<'SUCCESS' | 'BADF' | 'FAULT' | 'INVAL' | 'NOENT' | 'NOSYS' | 'NOTSUP', number>;
@@ -86,6 +88,7 @@ export const Action = ABI.enums.Action;
 export const BufferType = ABI.enums.BufferType;
 export const MapType = ABI.enums.MapType;
 export const StreamType = ABI.enums.StreamType;
+export const StreamCallback = ABI.enums.StreamCallback;
 export const MetricType = ABI.enums.MetricType;
 export const PeerType = ABI.enums.PeerType;
 export const WasiErrno = ABI.enums.WasiErrno;

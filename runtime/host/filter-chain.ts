@@ -277,9 +277,9 @@ export class FilterChain {
   /** Values plugins set with `proxy_set_property` on this stream (created on first use). */
   get properties(): Map<string, Uint8Array> { return (this.props ??= new Map()); }
   private props: Map<string, Uint8Array> | undefined;
-  /** True when some plugin exports `proxy_on_request_body` (else the proxy may stream the body past the chain). */
+  /** True when some plugin has a `proxy_on_request_body` callback (else the proxy may stream the body past the chain). */
   readonly wantsRequestBody: boolean;
-  /** True when some plugin exports `proxy_on_response_body`. */
+  /** True when some plugin has a `proxy_on_response_body` callback. */
   readonly wantsResponseBody: boolean;
   private readonly slots: Slot[];
   private readonly req = new Pipe(REQUEST);
@@ -306,8 +306,8 @@ export class FilterChain {
     for (let i = 0; i < n; i++) {
       const p = plugins[i]!;
       slots[i] = new Slot(this, p, i);
-      if (p.exportsRequestBody) wantsRequestBody = true;
-      if (p.exportsResponseBody) wantsResponseBody = true;
+      if (p.handlesRequestBody) wantsRequestBody = true;
+      if (p.handlesResponseBody) wantsResponseBody = true;
       if (p.bodyBufferLimitBytes < bodyLimit) bodyLimit = p.bodyBufferLimitBytes;
     }
     this.slots = slots;

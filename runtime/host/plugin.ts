@@ -54,10 +54,10 @@ export class Plugin implements VmOwner {
   readonly failStrategy: FailStrategy;
   readonly bodyBufferLimitBytes: number;
   readonly memoryLimitBytes: number;
-  /** The module exports `proxy_on_request_body` (looked up once, not per stream). */
-  readonly exportsRequestBody: boolean;
-  /** The module exports `proxy_on_response_body`. */
-  readonly exportsResponseBody: boolean;
+  /** The plugin has a `proxy_on_request_body` callback (exported, and not declared unhandled). */
+  get handlesRequestBody(): boolean { return this.vm.exports.requestBody !== undefined; }
+  /** The plugin has a `proxy_on_response_body` callback. */
+  get handlesResponseBody(): boolean { return this.vm.exports.responseBody !== undefined; }
   readonly stats: PluginStats = { vmReloads: 0, vmReloadFailures: 0, vmReloadBackoffs: 0, failures: 0, memoryRebuilds: 0, activeStreams: 0 };
   /** The most recent VM failure, for admin views and error pages. */
   lastError: VmFailureError | undefined;
@@ -92,8 +92,6 @@ export class Plugin implements VmOwner {
     this.env = options.env ?? {};
     this.memoryLimitBytes = options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT;
     this.bodyBufferLimitBytes = options.bodyBufferLimitBytes ?? DEFAULT_BODY_LIMIT;
-    this.exportsRequestBody = module.has('proxy_on_request_body');
-    this.exportsResponseBody = module.has('proxy_on_response_body');
     this.config = {
       facts: { name: options.name, rootId: options.rootId ?? options.name, vmId: options.vmId ?? '' },
       env: this.env,
@@ -162,6 +160,8 @@ export class Plugin implements VmOwner {
         const r = vm.call('proxy_on_configure', ex.configure, vm.root, this.config.configuration.length);
         if (r === FAILED || r === 0) fail('proxy_on_configure rejected the configuration');
       }
+      vm.dropUnhandledCallbacks();
+      if (vm.failure) fail('higress_plugin_callbacks failed');
       return vm;
     } finally {
       this.capture = undefined;

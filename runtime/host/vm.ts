@@ -3,7 +3,7 @@
  * callbacks into it and the state host calls act on. Any exception escaping a callback (trap,
  * abort, proc_exit, bad allocator) marks the VM failed; it is never called again.
  */
-import { LogLevel } from '../../spec/index.js';
+import { ABI, LogLevel, StreamCallback } from '../../spec/index.js';
 import { toVmFailure, VmFailureError, PluginLoadError, ProcExitSignal } from './errors.js';
 import { MemoryView } from './memory-view.js';
 import type { PluginModule } from './plugin-module.js';
@@ -137,6 +137,13 @@ const EXPORT_NAMES: Record<keyof Exports, string> = {
   log: 'proxy_on_log', delete: 'proxy_on_delete',
 };
 
+/** Stream callbacks by their bit in the SDK's `higress_plugin_callbacks` answer (spec/abi.json `extensions`). */
+const CALLBACK_BITS: ReadonlyArray<readonly [number, keyof Exports]> = [
+  [StreamCallback.REQUEST_HEADERS, 'requestHeaders'], [StreamCallback.REQUEST_BODY, 'requestBody'],
+  [StreamCallback.REQUEST_TRAILERS, 'requestTrailers'], [StreamCallback.RESPONSE_HEADERS, 'responseHeaders'],
+  [StreamCallback.RESPONSE_BODY, 'responseBody'], [StreamCallback.RESPONSE_TRAILERS, 'responseTrailers'],
+];
+
 /** Everything a VM needs from its plugin's configuration. */
 export interface VmConfig {
   facts: PluginFacts;
@@ -250,6 +257,19 @@ export class Vm implements SharedQueueOwner {
     mem.refresh();
     if (mem.u8.length > this.config.memoryLimitBytes) this.overLimit = true;
     return result;
+  }
+
+  /**
+   * Forgets the stream callbacks the plugin says it has no handler for (the optional
+   * `higress_plugin_callbacks` export of our SDK): they would only answer Continue, and a body
+   * no plugin handles then streams past the VM. Modules without the export keep every callback.
+   */
+  dropUnhandledCallbacks(): void {
+    const fn = (this.instance.exports as Record<string, unknown>)[ABI.extensions.callbacksExport];
+    if (typeof fn !== 'function') return;
+    const bits = this.call(ABI.extensions.callbacksExport, fn as Fn, this.root);
+    if (bits === FAILED) return;
+    for (const [bit, key] of CALLBACK_BITS) if ((bits & bit) === 0) this.exports[key] = undefined;
   }
 
   /** Runs start-up: `_initialize` (+ `main`/`__main_void`) or `_start`. proc_exit(0) during start-up is a normal end. */

@@ -98,6 +98,12 @@ export function onDelete(id: u32): void {
   if (l !== null && l.id == id) last = null;
 }
 
+/** `StreamCallback` bits of the callbacks the plugin handles (all of them before definePlugin). */
+export function callbacks(): u32 {
+  const p = registered;
+  return p === null ? 0x3f : p.callbacks();
+}
+
 export function onHttpCallResponse(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
   const h = httpCallHook;
   if (h !== null) h(callId, numHeaders, bodySize, find);

@@ -7,7 +7,7 @@
 // proxy-wasm callback (already routed to an HttpContext by the dispatcher) into a handler call
 // with the config that applies to that request.
 import * as host from "./hostcalls";
-import { Action, BufferType, FilterDataStatus, FilterHeadersStatus, StreamType } from "./types";
+import { Action, BufferType, FilterDataStatus, FilterHeadersStatus, StreamCallback, StreamType } from "./types";
 import { HttpContext, Phase } from "./http-context";
 import { JsonObject, JsonValue, parseJson, jsonParseError, newJsonObject } from "./json";
 import { configError, takeConfigError } from "./errors";
@@ -46,6 +46,7 @@ export abstract class PluginBase {
   abstract responseHeaders(ctx: HttpContext, endOfStream: bool): i32;
   abstract responseBody(ctx: HttpContext, size: u32, endOfStream: bool): i32;
   abstract streamDone(ctx: HttpContext): void;
+  abstract callbacks(): u32;
 }
 
 /** A plugin: its configuration type `C`, its parser and its handlers. Build it with {@link definePlugin}. */
@@ -194,6 +195,18 @@ export class Plugin<C> extends PluginBase {
     const f = this.respBodyPhase;
     if (f === null || ctx.bypass || ctx.config === null) return FilterDataStatus.CONTINUE;
     return f(this, ctx, size, endOfStream, true);
+  }
+
+  /**
+   * The stream callbacks with something to do (`StreamCallback` bits): request headers always (they
+   * pick the rule's config), the rest only with a handler. The others only answer Continue.
+   */
+  callbacks(): u32 {
+    let bits: u32 = StreamCallback.REQUEST_HEADERS;
+    if (this.reqBodyPhase !== null) bits |= StreamCallback.REQUEST_BODY;
+    if (this.respHeaders !== null || this.respBodyPhase !== null) bits |= StreamCallback.RESPONSE_HEADERS;
+    if (this.respBodyPhase !== null) bits |= StreamCallback.RESPONSE_BODY;
+    return bits;
   }
 
   streamDone(ctx: HttpContext): void {

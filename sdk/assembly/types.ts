@@ -94,6 +94,19 @@ export enum StreamType {
   UPSTREAM = 3,
 }
 
+/**
+ * Stream callbacks as bits, for `higress_plugin_callbacks` (sdk/exports.ts): not proxy-wasm, an
+ * extension our host reads to skip callbacks a plugin has no handler for.
+ */
+export enum StreamCallback {
+  REQUEST_HEADERS = 1,
+  REQUEST_BODY = 2,
+  REQUEST_TRAILERS = 4,
+  RESPONSE_HEADERS = 8,
+  RESPONSE_BODY = 16,
+  RESPONSE_TRAILERS = 32,
+}
+
 /** Metric kinds (`proxy_define_metric`). */
 export enum MetricType {
   COUNTER = 0,

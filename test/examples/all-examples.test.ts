@@ -35,5 +35,9 @@ for (const name of names) {
     const emu = await Emulator.load(exampleWasm(name), { configuration: schema.example });
     assert.equal(emu.plugin.state, 'ready');
     for (const imp of moduleImports(exampleWasm(name))) assert.match(imp, /^env\.proxy_/, `${name} imports ${imp}`);
+    // The SDK tells the host which body callbacks have a handler: bodies of the others stream past the VM.
+    const src = readFileSync(join(dir, 'assembly/index.ts'), 'utf8');
+    assert.equal(emu.plugin.handlesRequestBody, /\.onHttp(Streaming)?RequestBody\(/.test(src), `${name}: request body callback`);
+    assert.equal(emu.plugin.handlesResponseBody, /\.onHttp(Streaming)?ResponseBody\(/.test(src), `${name}: response body callback`);
   });
 }

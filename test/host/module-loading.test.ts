@@ -102,6 +102,28 @@ test('a 0.1.0 plugin gets its headers callbacks and proxy_continue_request', asy
   assert.equal((await p).kind, 'reset');
 });
 
+test('callbacks a module declares unhandled (higress_plugin_callbacks) are never called; without the export every callback is', async () => {
+  // Body and response callbacks that trap: calling one fails the stream.
+  const bodies = { request_body: 'unreachable', response_headers: 'unreachable', response_body: 'unreachable' };
+  const run = async (extra: string): Promise<string> => {
+    const emu = await Emulator.load(await wat(watPlugin({ bodies, extra })));
+    const chain = new FilterChain([emu.plugin], { startTimeNs: 0n });
+    const steps = [
+      await chain.requestHeaders(getRequest(), false),
+      await chain.requestData(Buffer.from('up'), true),
+      await chain.responseHeaders([[':status', '200']], false),
+      await chain.responseData(Buffer.from('down'), true),
+    ];
+    chain.finish();
+    return steps.map((r) => r.kind).join(' ');
+  };
+  // REQUEST_HEADERS and REQUEST_TRAILERS only.
+  assert.equal(await run('(func (export "higress_plugin_callbacks") (result i32) (i32.const 5))'), 'continue continue continue continue');
+  assert.equal(await run(''), 'continue local local local', 'the trapping request body callback answers 503');
+  const declared = await Emulator.load(await wat(watPlugin({ extra: '(func (export "higress_plugin_callbacks") (result i32) (i32.const 17))' })));
+  assert.deepEqual([declared.plugin.handlesRequestBody, declared.plugin.handlesResponseBody], [false, true]);
+});
+
 test('FilterChain reports whether plugins want request and response bodies', async () => {
   const noBody = await Emulator.load(await wat(watPlugin({ extra: '' })));
   const chain = new FilterChain([noBody.plugin], { startTimeNs: 0n });
