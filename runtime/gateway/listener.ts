@@ -11,6 +11,7 @@ import { Duplex } from 'node:stream';
 import type { ModelCertificate, ModelListener } from './config-model.js';
 import type { ConnInfo, DownReq, DownRes } from './proxy.js';
 import { ConfigError, CONFIG_CODES } from './errors.js';
+import { plainIp } from './stream-info.js';
 
 /** Request and upgrade handlers a listener calls. */
 export interface ListenerHandlers {
@@ -26,9 +27,9 @@ function infoOf(socket: net.Socket, tlsOn: boolean): ConnInfo {
   if (!info) {
     info = {
       id: nextConnId++,
-      remoteAddress: socket.remoteAddress ?? '',
+      remoteAddress: plainIp(socket.remoteAddress),
       remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
+      localAddress: plainIp(socket.localAddress),
       localPort: socket.localPort ?? 0,
       tls: tlsOn,
       sni: tlsOn ? ((socket as tls.TLSSocket & { servername?: string }).servername || undefined) : undefined,

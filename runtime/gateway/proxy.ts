@@ -19,12 +19,13 @@ import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
 import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
-import { plainIp, streamInfoFor } from './stream-info.js';
+import { streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
 
 /** Facts about the downstream connection. */
 export interface ConnInfo {
   id: number;
+  /** Client address, without the `::ffff:` prefix of an IPv4 client on a dual-stack socket. */
   remoteAddress: string;
   remotePort: number;
   localAddress: string;
@@ -193,7 +194,7 @@ class Exchange {
     // A plugin may have removed what the upstream request needs (Envoy refuses such a request too).
     if (findHeader(headers, ':path') < 0 || findHeader(headers, ':method') < 0) return this.sendSimple(400, 'missing_required_header', 'missing :path or :method');
     applyRouterStage(headers, route, this.canary);
-    addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), this.conn.tls ? 'https' : 'http', this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
+    addForwardedHeaders(headers, this.conn.remoteAddress, this.conn.tls ? 'https' : 'http', this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
     this.forward(cluster, headers, !this.endOfStream && this.chain?.wantsRequestBody === true);
   }
@@ -638,7 +639,7 @@ class Exchange {
       authority: this.authority,
       path: this.req.url ?? '',
       protocol: this.protocol,
-      client: plainIp(this.conn.remoteAddress),
+      client: this.conn.remoteAddress,
     });
     this.snap.release();
   }

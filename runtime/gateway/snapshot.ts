@@ -73,7 +73,9 @@ export class Snapshot {
   readonly plugins: PluginInstance[];
   readonly chainFactory?: ChainFactory;
   private readonly hasDomainRules: boolean;
-  private readonly applicable = new Map<string, PluginLike[]>();
+  /** pluginsFor answers by route, then cluster (and host when some plugin has domain rules). */
+  private readonly applicable = new Map<string, Map<string, PluginLike[]>>();
+  private applicableCount = 0;
   private refs = 0;
   private retiredKeep?: { plugins: Set<PluginLike>; clusters: Set<UpstreamCluster> };
   private tornDown = false;
@@ -90,11 +92,16 @@ export class Snapshot {
   /** Plugins that apply to a request, in order (cached per route and cluster unless domain rules exist). */
   pluginsFor(route: string, host: string, cluster: string): PluginLike[] {
     if (this.plugins.length === 0) return [];
-    const key = this.hasDomainRules ? `${route}|${cluster}|${host}` : `${route}|${cluster}`;
-    let list = this.applicable.get(key);
+    let byRoute = this.applicable.get(route);
+    if (!byRoute) this.applicable.set(route, (byRoute = new Map()));
+    const key = this.hasDomainRules ? `${cluster}|${host}` : cluster;
+    let list = byRoute.get(key);
     if (!list) {
       list = this.plugins.filter((p) => pluginApplies(p.model, route, host, cluster)).map((p) => p.plugin);
-      if (this.applicable.size < 10000) this.applicable.set(key, list);
+      if (this.applicableCount < 10000) {
+        byRoute.set(key, list);
+        this.applicableCount++;
+      }
     }
     return list;
   }

@@ -19,7 +19,7 @@ import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
-import { plainIp, streamInfoFor } from './stream-info.js';
+import { streamInfoFor } from './stream-info.js';
 import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstream-pool.js';
 
 /** Largest upstream answer head read before the splice; beyond it the upstream is broken (502). */
@@ -202,7 +202,7 @@ class UpgradeExchange {
     if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
 
     applyRouterStage(headers, route, canary);
-    addForwardedHeaders(headers, plainIp(this.conn.remoteAddress), scheme, this.authority, this.requestId, this.snap.model.settings.via, 'HTTP/1.1');
+    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, 'HTTP/1.1');
     const pathOut = headers[findHeader(headers, ':path')]?.[1] ?? url;
     const authorityOut = headers[findHeader(headers, ':authority')]?.[1] ?? this.authority;
     const methodOut = headers[findHeader(headers, ':method')]?.[1] ?? method;
@@ -442,7 +442,7 @@ class UpgradeExchange {
       authority: this.authority,
       path: this.req.url ?? '',
       protocol: 'HTTP/1.1',
-      client: plainIp(this.conn.remoteAddress),
+      client: this.conn.remoteAddress,
     });
     this.snap.release();
   }
