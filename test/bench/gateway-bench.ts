@@ -8,12 +8,13 @@
  * `node dist/test/bench/gateway-bench.js` runs it standalone (`… gateway-bench.js reload`: only the
  * reload case); `npm run bench` runs it with the others.
  * The throughput cases run in interleaved rounds (see `run`).
- * Env: GATEWAY_BENCH_SECONDS (per case and round, default 3), GATEWAY_BENCH_ROUNDS (default 5), GATEWAY_BENCH_RELOADS (plugin swaps and route
+ * Env: GATEWAY_BENCH_SECONDS (per case and round, default 3), GATEWAY_BENCH_ROUNDS (default 5),
+ * GATEWAY_BENCH_PAIRS (paired runs per target ratio, default 8), GATEWAY_BENCH_RELOADS (plugin swaps and route
  * changes, default 100 each), GATEWAY_BENCH_RELOAD_SECONDS (wrk run of the reload case, default 30),
  * GATEWAY_BENCH_CPU_PROF (a folder: the reload case's gateway writes a --cpu-prof profile there).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,8 @@ export interface BenchRow { name: string; value: number; unit: string; note?: st
 
 const SECONDS = Number(process.env.GATEWAY_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.GATEWAY_BENCH_ROUNDS ?? 5);
+const PAIRS = Number(process.env.GATEWAY_BENCH_PAIRS ?? 8);
+const PAIR_SECONDS = 2;
 const RELOADS = Number(process.env.GATEWAY_BENCH_RELOADS ?? 100);
 const RELOAD_SECONDS = Number(process.env.GATEWAY_BENCH_RELOAD_SECONDS ?? 30);
 const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
@@ -68,7 +71,7 @@ const proxy = httpProxy.createProxyServer({ target: 'http://127.0.0.1:' + proces
 proxy.on('error', (e, req, res) => { res.statusCode = 502; res.end(); });
 http.createServer((req, res) => proxy.web(req, res)).listen(+process.argv[1], '127.0.0.1');`;
 
-interface WrkResult { rps: number; p99ms: number; errors: number; read: number; write: number; non2xx: number }
+interface WrkResult { rps: number; requests: number; p99ms: number; errors: number; read: number; write: number; non2xx: number }
 
 function parseMs(v: string, unit: string): number {
   const n = Number(v);
@@ -88,9 +91,34 @@ function wrk(url: string, seconds: number, headers: string[] = []): Promise<WrkR
       const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const errors = se ? se.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
       const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-      resolve({ rps, p99ms: p99 ? parseMs(p99[1], p99[2]) : NaN, errors, read: Number(se?.[2] ?? 0), write: Number(se?.[3] ?? 0), non2xx });
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+      resolve({ rps, requests, p99ms: p99 ? parseMs(p99[1], p99[2]) : NaN, errors, read: Number(se?.[2] ?? 0), write: Number(se?.[3] ?? 0), non2xx });
     });
   });
+}
+
+/** CPU time in ms of a process and its children (nginx's worker), from /proc; undefined where that is unreadable. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  const ticks = (p: string): number => {
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime, in 1/100 s
+  };
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return (ticks(String(pid)) + kids.reduce((n, k) => n + ticks(k), 0)) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A wrk run plus the server's CPU µs per request over it (NaN when unknown). */
+async function measure(c: Case, seconds: number): Promise<WrkResult & { cpuUs: number }> {
+  const before = cpuMs(c.pid);
+  const r = await wrk(c.url, seconds, c.headers);
+  const after = cpuMs(c.pid);
+  return { ...r, cpuUs: before !== undefined && after !== undefined && r.requests ? ((after - before) * 1000) / r.requests : NaN };
 }
 
 function stop(p: ChildProcess | undefined): Promise<void> {
@@ -121,7 +149,7 @@ async function startGateway(dir: string, name: string, yaml: string, cpuProfDir?
   return { proc, port, admin };
 }
 
-interface Case { name: string; url: string; note?: string; headers?: string[] }
+interface Case { name: string; url: string; note?: string; headers?: string[]; pid?: number }
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -129,12 +157,35 @@ const median = (xs: number[]): number => {
 };
 
 /**
+ * Ratio a ÷ b from PAIRS back-to-back pairs of short runs (ABBA order, so a drift within a pair
+ * moves both alike): the median pair and the range, of throughput and of capacity (b's CPU time
+ * per request ÷ a's, read from /proc: what each server would serve with a core to itself).
+ */
+async function pairedRatio(a: Case, b: Case): Promise<{ rps: number[]; cpu: number[]; cpuA: number[]; cpuB: number[] }> {
+  process.stderr.write(`gateway bench: ${a.name} ÷ ${b.name}, ${PAIRS} paired runs...\n`);
+  await wrk(a.url, 2, a.headers);
+  await wrk(b.url, 2, b.headers);
+  const out = { rps: [] as number[], cpu: [] as number[], cpuA: [] as number[], cpuB: [] as number[] };
+  for (let i = 0; i < PAIRS; i++) {
+    const first = i % 2 === 0 ? a : b;
+    const m1 = await measure(first, PAIR_SECONDS);
+    const m2 = await measure(first === a ? b : a, PAIR_SECONDS);
+    const [ma, mb] = first === a ? [m1, m2] : [m2, m1];
+    out.rps.push(ma.rps / mb.rps);
+    out.cpu.push(mb.cpuUs / ma.cpuUs);
+    out.cpuA.push(ma.cpuUs);
+    out.cpuB.push(mb.cpuUs);
+  }
+  return out;
+}
+
+/**
  * Runs every case; returns rows for the bench table. All servers run at once (idle unless
  * measured) and the cases are measured in ROUNDS interleaved rounds, the order rotating each
  * round: a machine whose speed drifts (a shared VM) then moves every case alike. Each case
- * reports its best round (its capacity: a Node process that sat idle while the others ran is
- * sometimes half as fast for several seconds, a slowness of this VM and not of the process), and
- * each ratio is the ratio of best rounds, with the range of per-round ratios beside it.
+ * reports its median round. The target ratios come from {@link pairedRatio}: in the rounds a
+ * Node process that sat idle while the others ran is sometimes half as fast for seconds (a
+ * slowness of this VM), which made per-round ratios range from 0.5 to 1.3.
  */
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -142,7 +193,8 @@ export async function run(): Promise<BenchRow[]> {
   const procs: ChildProcess[] = [];
   try {
     const upPort = await freePort();
-    procs.push(node(UPSTREAM, [String(upPort)]));
+    const up = node(UPSTREAM, [String(upPort)]);
+    procs.push(up);
     await waitPort(upPort);
     const local = (port: number) => `http://127.0.0.1:${port}/`;
 
@@ -171,30 +223,32 @@ http {
   }
 }
 `);
-    procs.push(spawn('nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }));
+    const nginx = spawn('nginx', ['-p', ndir, '-c', join(ndir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    procs.push(nginx);
     const hpPort = await freePort();
-    procs.push(node(HTTP_PROXY, [String(hpPort), String(upPort)]));
+    const hp = node(HTTP_PROXY, [String(hpPort), String(upPort)]);
+    procs.push(hp);
     const bpPort = await freePort();
-    procs.push(node(UNDICI_PROXY, [String(bpPort), String(upPort)]));
+    const bp = node(UNDICI_PROXY, [String(bpPort), String(upPort)]);
+    procs.push(bp);
     await Promise.all([nginxPort, hpPort, bpPort].map((p) => waitPort(p)));
 
     const cases: Case[] = [
-      { name: 'direct to upstream', url: local(upPort) },
-      { name: 'gateway, no plugin', url: local(plain.port), note: 'one process (--workers 0), access log off' },
-      { name: 'gateway, one no-op plugin', url: local(noop.port) },
-      { name: 'gateway, 3 example plugins', url: local(chain.port), note: 'key-auth, request-block, hello-world', headers: ['x-api-key: bench-key'] },
-      { name: 'nginx (Debian)', url: local(nginxPort), note: 'worker_processes 1, upstream keepalive' },
-      { name: 'http-proxy (keep-alive agent)', url: local(hpPort) },
-      { name: 'bare undici proxy', url: local(bpPort) },
+      { name: 'direct to upstream', url: local(upPort), pid: up.pid },
+      { name: 'gateway, no plugin', url: local(plain.port), note: 'one process (--workers 0), access log off', pid: plain.proc.pid },
+      { name: 'gateway, one no-op plugin', url: local(noop.port), pid: noop.proc.pid },
+      { name: 'gateway, 3 example plugins', url: local(chain.port), note: 'key-auth, request-block, hello-world', headers: ['x-api-key: bench-key'], pid: chain.proc.pid },
+      { name: 'nginx (Debian)', url: local(nginxPort), note: 'worker_processes 1, upstream keepalive', pid: nginx.pid },
+      { name: 'http-proxy (keep-alive agent)', url: local(hpPort), pid: hp.pid },
+      { name: 'bare undici proxy', url: local(bpPort), pid: bp.pid },
     ];
-    const results = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
-    const best = (name: string): number => Math.max(...results.get(name)!.map((r) => r.rps));
+    const results = new Map<string, Array<WrkResult & { cpuUs: number }>>(cases.map((c) => [c.name, []]));
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < cases.length; i++) {
         const c = cases[(i + round) % cases.length];
         process.stderr.write(`gateway bench: round ${round + 1}/${ROUNDS}, ${c.name}...\n`);
         await wrk(c.url, 2, c.headers); // warm-up: JIT, pools, and a process that sat idle while the others ran
-        results.get(c.name)!.push(await wrk(c.url, SECONDS, c.headers));
+        results.get(c.name)!.push(await measure(c, SECONDS));
       }
     }
     for (const c of cases) {
@@ -202,19 +256,25 @@ http {
       const errors = rs.reduce((n, r) => n + r.errors, 0);
       const non2xx = rs.reduce((n, r) => n + r.non2xx, 0);
       const lost = errors + non2xx ? ` errors ${errors}, non-2xx ${non2xx}` : '';
-      const spread = `rounds ${rs.map((r) => Math.round(r.rps)).join(' / ')}`;
-      rows.push({ name: `${c.name} req/s`, value: best(c.name), unit: 'req/s', note: `best round; ${c.note ? `${c.note}; ` : ''}${spread}${lost}` });
+      const cpu = median(rs.map((r) => r.cpuUs));
+      const spread = `${Number.isNaN(cpu) ? '' : `${cpu.toFixed(0)} µs CPU per request; `}rounds ${rs.map((r) => Math.round(r.rps)).join(' / ')}`;
+      rows.push({ name: `${c.name} req/s`, value: median(rs.map((r) => r.rps)), unit: 'req/s', note: `${c.note ? `${c.note}; ` : ''}${spread}${lost}` });
       rows.push({ name: `${c.name} p99`, value: median(rs.map((r) => r.p99ms)), unit: 'ms' });
     }
-    const ratio = (a: string, b: string, target: number): BenchRow => {
-      const perRound = results.get(a)!.map((r, i) => r.rps / results.get(b)![i].rps);
-      const range = `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`;
-      return { name: `${a.replace('gateway, ', '')} / ${b.replace('gateway, ', '')}`, value: best(a) / best(b), unit: 'x', note: `target ≥ ${target.toFixed(2)}; per round ${range}` };
+    const byName = new Map(cases.map((c) => [c.name, c]));
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    const ratio = async (a: string, b: string, target: number): Promise<void> => {
+      const r = await pairedRatio(byName.get(a)!, byName.get(b)!);
+      const name = `${a.replace('gateway, ', '')} / ${b.replace('gateway, ', '')}`;
+      rows.push({ name, value: median(r.rps), unit: 'x', note: `target ≥ ${target.toFixed(2)}; req/s in ${PAIRS} paired runs, range ${range(r.rps)}` });
+      if (r.cpu.some(Number.isNaN)) return;
+      const us = `${median(r.cpuA).toFixed(0)} vs ${median(r.cpuB).toFixed(0)} µs CPU per request`;
+      rows.push({ name: `${name}, by CPU`, value: median(r.cpu), unit: 'x', note: `${us}; range ${range(r.cpu)}` });
     };
-    rows.push(ratio('gateway, no plugin', 'bare undici proxy', 0.9));
-    rows.push(ratio('gateway, no plugin', 'nginx (Debian)', 0.55));
-    rows.push(ratio('gateway, no plugin', 'http-proxy (keep-alive agent)', 1.5));
-    rows.push(ratio('gateway, 3 example plugins', 'gateway, no plugin', 0.85));
+    await ratio('gateway, no plugin', 'bare undici proxy', 0.9);
+    await ratio('gateway, no plugin', 'nginx (Debian)', 0.55);
+    await ratio('gateway, no plugin', 'http-proxy (keep-alive agent)', 1.5);
+    await ratio('gateway, 3 example plugins', 'gateway, no plugin', 0.85);
     await Promise.all(procs.splice(1).map(stop));
 
     rows.push(...await reloadUnderLoad(dir, upPort));
