@@ -1,7 +1,8 @@
 /**
  * Host micro-benchmark: the cost of one proxy_on_request_headers that reads all 10 request headers
  * by name and adds one (test/plugins/bench), next to a bare wasm call with the same signature, and
- * the cost of a whole one-plugin stream (context create, headers, finish) through FilterChain.
+ * the cost of a whole one-plugin stream (context create, headers, finish) through FilterChain, and
+ * of a whole stream through the gateway bench's three example plugins.
  * `node dist/test/bench/host-bench.js` prints a table; `run()` returns the rows.
  */
 import { readFileSync } from 'node:fs';
@@ -81,11 +82,41 @@ export async function run(): Promise<BenchRow[]> {
     return bestNs;
   })();
   await plugin.destroy();
+  const chainNs = await exampleChainNs();
   return [
     { name: 'bare wasm call (3 i32 args)', value: Math.round(bareNs * 10) / 10, unit: 'ns/call' },
     { name: 'on_request_headers: read 10 headers + add 1', value: Math.round(callbackNs), unit: 'ns/call', note: 'target < 2000 ns' },
     { name: 'whole stream: context create + request headers + finish', value: Math.round(streamNs), unit: 'ns/stream', note: 'FilterChain, one plugin' },
+    { name: 'whole stream through 3 example plugins', value: Math.round(chainNs), unit: 'ns/stream', note: 'key-auth, request-block, hello-world (the gateway bench chain): request and response headers, 1 KB body, finish' },
   ];
+}
+
+/** A whole stream through the gateway bench's three example plugins, as the gateway drives it. */
+async function exampleChainNs(): Promise<number> {
+  const configs: Array<[string, unknown]> = [
+    ['key-auth', { consumers: [{ name: 'bench', credential: 'bench-key' }], keys: ['x-api-key'], in_header: true }],
+    ['request-block', { block_urls: ['swagger.html'], case_sensitive: false }],
+    ['hello-world', { header: 'x-hello', value: 'bench' }],
+  ];
+  const plugins: Plugin[] = [];
+  for (const [name, config] of configs) {
+    const bytes = new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'examples', name, 'build', 'plugin.wasm')));
+    plugins.push(await Plugin.create(await PluginModule.compile(bytes, name), { name, configuration: JSON.stringify(config), env: { log: () => {}, logLevel: 3 } }));
+  }
+  const request: HeaderList = [...HEADERS, ['x-api-key', 'bench-key']];
+  const response: HeaderList = [[':status', '200'], ['content-type', 'text/plain'], ['content-length', '1024']];
+  const body = new Uint8Array(1024);
+  const once = (): void => {
+    const chain = new FilterChain(plugins, { startTimeNs: 0n, routeName: 'bench/main', clusterName: 'outbound|80||up.svc' });
+    const r = chain.requestHeadersNow(request, true);
+    if (r instanceof Promise || r.kind !== 'continue') throw new Error('the example chain did not let the request through');
+    chain.responseHeadersNow(response, false);
+    if (chain.wantsResponseBody) chain.responseDataNow(body, true);
+    chain.finish();
+  };
+  const ns = Math.min(measure(50_000, once), measure(50_000, once), measure(50_000, once));
+  for (const p of plugins) await p.destroy();
+  return ns;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
