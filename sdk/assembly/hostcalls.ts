@@ -29,14 +29,37 @@ function takeString(ptr: usize, size: usize): string {
 @inline function ptrOf(buf: ArrayBuffer): usize { return changetype<usize>(buf); }
 @inline function utf8(s: string): ArrayBuffer { return String.UTF8.encode(s, false); }
 
+// Two static areas for the strings most host calls pass (a header name and its value): a short
+// string is encoded there, not into a new buffer per call.
+const SCRATCH_BYTES: i32 = 256;
+const SCRATCH_NAME: usize = memory.data(SCRATCH_BYTES);
+const SCRATCH_VALUE: usize = memory.data(SCRATCH_BYTES);
+/** Byte length of the string the last {@link arg} call encoded. */
+let argLength: i32 = 0;
+
+/**
+ * `s` as UTF-8 for a host call: at `scratch` when it fits, else in a new buffer (the collector
+ * runs only at the end of a callback, so it outlives the call). Its length is in `argLength`.
+ */
+function arg(s: string, scratch: usize): usize {
+  const n = s.length;
+  if (n * 3 <= SCRATCH_BYTES) {
+    argLength = <i32>String.UTF8.encodeUnsafe(changetype<usize>(s), n, scratch);
+    return scratch;
+  }
+  const b = utf8(s);
+  argLength = b.byteLength;
+  return ptrOf(b);
+}
+
 // ---- logging ---------------------------------------------------------------------------------
 
 @external("env", "proxy_log")
 declare function proxy_log(level: i32, msgPtr: usize, msgSize: usize): WasmResult;
 /** Writes one log line at `level`. */
 export function log(level: i32, message: string): void {
-  const b = utf8(message);
-  proxy_log(level, ptrOf(b), b.byteLength);
+  const m = arg(message, SCRATCH_VALUE);
+  proxy_log(level, m, argLength);
 }
 
 @external("env", "proxy_get_log_level")
@@ -134,10 +157,11 @@ export function setHeaderMapPairs(type: MapType, pairs: Array<Header>): WasmResu
 declare function proxy_get_header_map_value(type: MapType, keyPtr: usize, keySize: usize, retPtr: usize, retSize: usize): WasmResult;
 /** Value of header `name` (lower-case); null when absent. */
 export function getHeaderMapValue(type: MapType, name: string): string | null {
-  const k = utf8(name);
+  const k = arg(name, SCRATCH_NAME);
+  const kLen = argLength;
   store<usize>(RET_A, 0);
   store<u32>(RET_B, 0);
-  if (proxy_get_header_map_value(type, ptrOf(k), k.byteLength, RET_A, RET_B) != WasmResult.OK) return null;
+  if (proxy_get_header_map_value(type, k, kLen, RET_A, RET_B) != WasmResult.OK) return null;
   return takeString(load<usize>(RET_A), load<u32>(RET_B));
 }
 
@@ -145,26 +169,28 @@ export function getHeaderMapValue(type: MapType, name: string): string | null {
 declare function proxy_add_header_map_value(type: MapType, keyPtr: usize, keySize: usize, valPtr: usize, valSize: usize): WasmResult;
 /** Appends a header (keeps existing ones with the same name). */
 export function addHeaderMapValue(type: MapType, name: string, value: string): WasmResult {
-  const k = utf8(name);
-  const v = utf8(value);
-  return proxy_add_header_map_value(type, ptrOf(k), k.byteLength, ptrOf(v), v.byteLength);
+  const k = arg(name, SCRATCH_NAME);
+  const kLen = argLength;
+  const v = arg(value, SCRATCH_VALUE);
+  return proxy_add_header_map_value(type, k, kLen, v, argLength);
 }
 
 @external("env", "proxy_replace_header_map_value")
 declare function proxy_replace_header_map_value(type: MapType, keyPtr: usize, keySize: usize, valPtr: usize, valSize: usize): WasmResult;
 /** Sets a header, replacing every existing value. */
 export function replaceHeaderMapValue(type: MapType, name: string, value: string): WasmResult {
-  const k = utf8(name);
-  const v = utf8(value);
-  return proxy_replace_header_map_value(type, ptrOf(k), k.byteLength, ptrOf(v), v.byteLength);
+  const k = arg(name, SCRATCH_NAME);
+  const kLen = argLength;
+  const v = arg(value, SCRATCH_VALUE);
+  return proxy_replace_header_map_value(type, k, kLen, v, argLength);
 }
 
 @external("env", "proxy_remove_header_map_value")
 declare function proxy_remove_header_map_value(type: MapType, keyPtr: usize, keySize: usize): WasmResult;
 /** Removes every header named `name`. */
 export function removeHeaderMapValue(type: MapType, name: string): WasmResult {
-  const k = utf8(name);
-  return proxy_remove_header_map_value(type, ptrOf(k), k.byteLength);
+  const k = arg(name, SCRATCH_NAME);
+  return proxy_remove_header_map_value(type, k, argLength);
 }
 
 // ---- stream control --------------------------------------------------------------------------

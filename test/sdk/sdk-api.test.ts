@@ -90,3 +90,14 @@ test('an abort inside the plugin is logged at CRITICAL and fails the stream by t
   assert.equal(s.localResponse?.status, 503);
   assert.ok(emu.logsAt('critical').some((l) => /^plugin aborted: probe abort requested/.test(l)), JSON.stringify(emu.logs));
 });
+
+test('header values of every length and script reach the host intact (short ones go through the SDK scratch area)', async () => {
+  for (const extra of ['ü', 'née-€-✓', 'x'.repeat(85), 'x'.repeat(86), `日本語${'é'.repeat(200)}`]) {
+    const emu = await Emulator.load(wasm, { configuration: { name: 'n', extra } });
+    const s = emu.stream();
+    await s.requestHeaders(request('GET', '/'), { endOfStream: true });
+    // Header values are bytes (the host keeps them as latin1 strings); the plugin wrote UTF-8.
+    assert.equal(Buffer.from(s.requestHeader('x-extra')!, 'latin1').toString('utf8'), extra, `${extra.length} characters`);
+    s.finish();
+  }
+});
