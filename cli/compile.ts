@@ -74,6 +74,11 @@ export async function compilePlugin(options: CompileOptions): Promise<CompileRes
   const args = [entry, '--outFile', relative(dir, outFile), ...ascFlags(debug, usesSdk)];
   for (const p of SDK_SEARCH_PATHS) args.push('--path', p);
   const extra = projectAscFlags(dir);
+  // The SDK runs the collector itself, at the end of each callback; with another runtime it
+  // would collect in the middle of host calls.
+  if (usesSdk && extra.some((f) => f === '--runtime' || f.startsWith('--runtime='))) {
+    throw new CompileError(`${join(dir, 'package.json')}: higressPlugin.ascFlags sets --runtime, but plugins built with the SDK need asc's minimal runtime`);
+  }
   args.push(...extra);
   let stderr = '';
   const started = performance.now();

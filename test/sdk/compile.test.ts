@@ -34,6 +34,16 @@ const plugin = definePlugin<Config>("crash", parse).onTick(1000, onTick);
   await assert.rejects(compilePlugin({ dir }), /the AssemblyScript compiler crashed .*declare its type/);
 });
 
+test('an SDK plugin cannot swap asc\'s runtime through higressPlugin.ascFlags', async () => {
+  const dir = project('import { definePlugin } from "@higress-plugin/sdk";\nexport * from "@higress-plugin/sdk/exports";\n');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'p', higressPlugin: { ascFlags: ['--runtime', 'incremental'] } }));
+  await assert.rejects(compilePlugin({ dir }), (err: Error) => {
+    assert.ok(err instanceof CompileError);
+    assert.match(err.message, /package\.json: higressPlugin\.ascFlags sets --runtime, but plugins built with the SDK need asc's minimal runtime/);
+    return true;
+  });
+});
+
 test('a plugin written against the raw ABI (no SDK) builds and imports nothing it does not call', async () => {
   const dir = project(`@external("env", "proxy_log") declare function proxy_log(l: i32, p: usize, n: usize): i32;
 export function proxy_abi_version_0_2_1(): void {}
