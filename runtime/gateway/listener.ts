@@ -11,12 +11,17 @@ import { Duplex } from 'node:stream';
 import type { ModelCertificate, ModelListener } from './config-model.js';
 import type { ConnInfo, DownReq, DownRes } from './proxy.js';
 import { ConfigError, CONFIG_CODES } from './errors.js';
-import { plainIp } from './stream-info.js';
 
 /** Request and upgrade handlers a listener calls. */
 export interface ListenerHandlers {
   request(req: DownReq, res: DownRes, conn: ConnInfo): void;
   upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, conn: ConnInfo): void;
+}
+
+/** An address without the `::ffff:` prefix Node gives IPv4 clients of a dual-stack socket; '' when missing. */
+function plainIp(addr: string | undefined): string {
+  if (!addr) return '';
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
 }
 
 let nextConnId = 1;

@@ -25,7 +25,7 @@ import { isConnectFailure, type Endpoint, type UpstreamCluster } from './upstrea
 /** Facts about the downstream connection. */
 export interface ConnInfo {
   id: number;
-  /** Client address, without the `::ffff:` prefix of an IPv4 client on a dual-stack socket. */
+  /** Client address; both addresses come without the `::ffff:` prefix of IPv4 on a dual-stack socket. */
   remoteAddress: string;
   remotePort: number;
   localAddress: string;

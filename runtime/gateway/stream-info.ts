@@ -6,12 +6,6 @@
 import type { StreamInfo } from '../host/types.js';
 import type { ConnInfo } from './proxy.js';
 
-/** An address without the `::ffff:` prefix Node gives IPv4 clients of a dual-stack socket; '' when missing. */
-export function plainIp(addr: string | undefined): string {
-  if (!addr) return '';
-  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-}
-
 /** What the data path knows about a stream when its chain starts. Missing route/cluster = none matched. */
 export interface StreamFacts {
   requestId: string;
