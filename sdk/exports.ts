@@ -4,6 +4,7 @@
 //
 // (asc only exports what the entry file exports). Each export hands over to the dispatcher.
 import * as d from "./assembly/dispatcher";
+import * as host from "./assembly/hostcalls";
 
 // Plugins build with asc's `minimal` runtime: the collector runs only when called, and only
 // here, at the very end of an export, where no managed value lives in a wasm local (the roots
@@ -15,9 +16,9 @@ const COLLECT_EVERY_STREAMS = 16;
 export function proxy_abi_version_0_2_1(): void {}
 
 /** Allocator the host fills returned data into; the SDK frees each block after copying it. */
-export function proxy_on_memory_allocate(size: usize): usize { return heap.alloc(size); }
+export function proxy_on_memory_allocate(size: usize): usize { return host.allocate(size); }
 /** Same allocator under the name cpp-host looks up first. */
-export function malloc(size: usize): usize { return heap.alloc(size); }
+export function malloc(size: usize): usize { return host.allocate(size); }
 
 /** A new context: `parent` 0 = the root (plugin) context, else a stream of that root. */
 export function proxy_on_context_create(id: u32, parent: u32): void { d.onContextCreate(id, parent); }

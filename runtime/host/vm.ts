@@ -142,6 +142,7 @@ const CALLBACK_BITS: ReadonlyArray<readonly [number, keyof Exports]> = [
   [StreamCallback.REQUEST_HEADERS, 'requestHeaders'], [StreamCallback.REQUEST_BODY, 'requestBody'],
   [StreamCallback.REQUEST_TRAILERS, 'requestTrailers'], [StreamCallback.RESPONSE_HEADERS, 'responseHeaders'],
   [StreamCallback.RESPONSE_BODY, 'responseBody'], [StreamCallback.RESPONSE_TRAILERS, 'responseTrailers'],
+  [StreamCallback.STREAM_DONE, 'done'], [StreamCallback.STREAM_DONE, 'log'],
 ];
 
 /** Everything a VM needs from its plugin's configuration. */

@@ -2,6 +2,7 @@
 // here): the message goes to the proxy log at CRITICAL, then the VM traps, which the host turns
 // into the plugin's fail strategy. Written against the raw import so it works before any SDK
 // state exists and cannot recurse into itself.
+import { decimal } from "./decimal";
 
 @external("env", "proxy_log")
 declare function proxy_log(level: i32, ptr: usize, size: usize): i32;
@@ -14,7 +15,7 @@ function write(s: string): void {
 /** Logs an AssemblyScript abort (assertion, out-of-bounds, OOM...) and traps. */
 export function abort(message: string | null = null, fileName: string | null = null, line: u32 = 0, column: u32 = 0): void {
   let text = "plugin aborted: " + (message !== null ? message : "(no message)");
-  if (fileName !== null) text += " at " + fileName + ":" + (<i32>line).toString() + ":" + (<i32>column).toString();
+  if (fileName !== null) text += " at " + fileName + ":" + decimal(line) + ":" + decimal(column);
   write(text);
   unreachable();
 }

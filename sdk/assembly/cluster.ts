@@ -2,6 +2,7 @@
 // control plane does (`outbound|<port>|<subset>|<fqdn>`; McpBridge services as `<name>.static`
 // or `<name>.dns`), sends `proxy_http_call`, and runs the callback in the calling stream's
 // context when the answer comes (to the root context) — so the callback can resume or deny it.
+import { decimal } from "./decimal";
 import * as host from "./hostcalls";
 import { BufferType, Header, MapType } from "./types";
 import { HttpContext } from "./http-context";
@@ -33,7 +34,7 @@ export abstract class Cluster {
 /** A service by fully-qualified name: `outbound|<port>||<fqdn>`. `host` (default: the fqdn) is the `:authority`. */
 export class FQDNCluster extends Cluster {
   constructor(public fqdn: string, public port: u32 = 80, public host: string = "") { super(); }
-  clusterName(): string { return "outbound|" + this.port.toString() + "||" + this.fqdn; }
+  clusterName(): string { return "outbound|" + decimal(this.port) + "||" + this.fqdn; }
   hostName(): string { return this.host.length ? this.host : this.fqdn; }
 }
 
@@ -41,21 +42,21 @@ export class FQDNCluster extends Cluster {
 export class K8sCluster extends Cluster {
   constructor(public serviceName: string, public namespace: string, public port: u32 = 80, public version: string = "", public host: string = "") { super(); }
   fqdn(): string { return this.serviceName + "." + this.namespace + ".svc.cluster.local"; }
-  clusterName(): string { return "outbound|" + this.port.toString() + "|" + this.version + "|" + this.fqdn(); }
+  clusterName(): string { return "outbound|" + decimal(this.port) + "|" + this.version + "|" + this.fqdn(); }
   hostName(): string { return this.host.length ? this.host : this.fqdn(); }
 }
 
 /** A McpBridge `static` registry entry: `outbound|<port>||<name>.static`. */
 export class StaticIpCluster extends Cluster {
   constructor(public serviceName: string, public port: u32 = 80, public host: string = "") { super(); }
-  clusterName(): string { return "outbound|" + this.port.toString() + "||" + this.serviceName + ".static"; }
+  clusterName(): string { return "outbound|" + decimal(this.port) + "||" + this.serviceName + ".static"; }
   hostName(): string { return this.host.length ? this.host : this.serviceName; }
 }
 
 /** A McpBridge `dns` registry entry: `outbound|<port>||<name>.dns`; `:authority` is the domain. */
 export class DnsCluster extends Cluster {
   constructor(public serviceName: string, public domain: string, public port: u32 = 80) { super(); }
-  clusterName(): string { return "outbound|" + this.port.toString() + "||" + this.serviceName + ".dns"; }
+  clusterName(): string { return "outbound|" + decimal(this.port) + "||" + this.serviceName + ".dns"; }
   hostName(): string { return this.domain; }
 }
 

@@ -11,18 +11,38 @@ const RET_A: usize = memory.data(16);
 const RET_B: usize = RET_A + 4;
 const RET_C: usize = RET_A + 8;
 
+// A static area for the data the host returns (a header value, a property): the host asks our
+// allocator export for a block, and a small block comes from here instead of the heap while the
+// area is free. The wrappers copy the data out at once and hand the area back.
+const RECEIVE_BYTES: usize = 256;
+const RECEIVE: usize = memory.data(<i32>RECEIVE_BYTES);
+let receiving = false;
+
+/** The allocator the host calls (`proxy_on_memory_allocate`, `malloc`) for data it returns. */
+export function allocate(size: usize): usize {
+  if (receiving || size > RECEIVE_BYTES) return heap.alloc(size);
+  receiving = true;
+  return RECEIVE;
+}
+
+/** Frees a block the host filled (after its data was copied out). */
+function release(ptr: usize): void {
+  if (ptr == RECEIVE) receiving = false;
+  else if (ptr) heap.free(ptr);
+}
+
 /** Copies `size` bytes the host wrote at `ptr` into an ArrayBuffer and frees the host's block. */
 function takeBytes(ptr: usize, size: usize): ArrayBuffer {
   const buf = new ArrayBuffer(<i32>size);
   if (size) memory.copy(changetype<usize>(buf), ptr, size);
-  if (ptr) heap.free(ptr);
+  release(ptr);
   return buf;
 }
 
 /** Same as {@link takeBytes} but decodes UTF-8. */
 function takeString(ptr: usize, size: usize): string {
   const s = size ? String.UTF8.decodeUnsafe(ptr, size) : "";
-  if (ptr) heap.free(ptr);
+  release(ptr);
   return s;
 }
 
@@ -141,7 +161,7 @@ export function getHeaderMapPairs(type: MapType): Array<Header> {
   const ptr = load<usize>(RET_A);
   const size = load<u32>(RET_B);
   const pairs = decodeHeaderMap(ptr, size);
-  if (ptr) heap.free(ptr);
+  release(ptr);
   return pairs;
 }
 
@@ -221,8 +241,7 @@ declare function proxy_get_status(retCode: usize, retMsgPtr: usize, retMsgSize: 
 export function getStatusCode(): u32 {
   store<usize>(RET_B, 0);
   if (proxy_get_status(RET_A, RET_B, RET_C) != WasmResult.OK) return 0;
-  const p = load<usize>(RET_B);
-  if (p) heap.free(p);
+  release(load<usize>(RET_B));
   return load<u32>(RET_A);
 }
 

@@ -6,6 +6,7 @@
 // the code small (a plugin is a few KB) and parsing cheap. Typed getters report wrong types
 // through configError with the field's path (e.g. `consumers[1].credential`), so a bad config
 // fails on_configure with a line that says where.
+import { decimal } from "./decimal";
 import { configError } from "./errors";
 
 /** Kinds of JSON values. */
@@ -25,7 +26,7 @@ function ws(s: string, i: i32): i32 {
 }
 
 function fail(at: i32, why: string): i32 {
-  if (parseError === null) parseError = "invalid JSON at offset " + at.toString() + ": " + why;
+  if (parseError === null) parseError = "invalid JSON at offset " + decimal(at) + ": " + why;
   return -1;
 }
 
@@ -233,7 +234,7 @@ export class JsonValue {
         path = path.length ? path + "." + name : name;
         i = ws(s, ws(s, k) + 1);
       } else {
-        path += "[" + kids.length.toString() + "]";
+        path += "[" + decimal(kids.length) + "]";
       }
       const e = scan(s, i, 0);
       kids.push(new JsonValue(s, i, e, path));
@@ -251,14 +252,14 @@ export class JsonValue {
   objectAt(i: i32): JsonObject | null {
     const v = this.at(i);
     if (v !== null && v.kind == JsonKind.OBJECT) return v;
-    configError(this.path + "[" + i.toString() + "] must be an object, got " + kindName(kindOfValue(v)));
+    configError(this.path + "[" + decimal(i) + "] must be an object, got " + kindName(kindOfValue(v)));
     return null;
   }
   /** Item `i` as a string; reports a config error (and returns "") when it is something else. */
   stringAt(i: i32): string {
     const v = this.at(i);
     if (v !== null && v.kind == JsonKind.STRING) return v.asString()!;
-    configError(this.path + "[" + i.toString() + "] must be a string, got " + kindName(kindOfValue(v)));
+    configError(this.path + "[" + decimal(i) + "] must be a string, got " + kindName(kindOfValue(v)));
     return "";
   }
 

@@ -1,5 +1,6 @@
 // Plugin metrics (counters, gauges, histograms). Labels are folded into the metric name the
 // way Envoy stats carry them — `name.k1.v1.k2.v2` — and each name's id is defined once.
+import { decimal } from "./decimal";
 import * as host from "./hostcalls";
 import { MetricType } from "./types";
 
@@ -8,7 +9,7 @@ let ids: Map<string, u32> | null = null;
 function idOf(type: MetricType, name: string): u32 {
   let m = ids;
   if (m === null) ids = m = new Map<string, u32>();
-  const key = (<i32>type).toString() + name;
+  const key = decimal(type) + name;
   if (m.has(key)) return m.get(key);
   const id = host.defineMetric(type, name);
   m.set(key, id);

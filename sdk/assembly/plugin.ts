@@ -6,6 +6,7 @@
 // Plugin<C> holds the handlers and the parsed, rule-scoped configuration; it turns each raw
 // proxy-wasm callback (already routed to an HttpContext by the dispatcher) into a handler call
 // with the config that applies to that request.
+import { decimal } from "./decimal";
 import * as host from "./hostcalls";
 import { Action, BufferType, FilterDataStatus, FilterHeadersStatus, StreamCallback, StreamType } from "./types";
 import { HttpContext, Phase } from "./http-context";
@@ -123,7 +124,7 @@ export class Plugin<C> extends PluginBase {
     const configs = new Array<C>();
     if (rules !== null) {
       for (let i = 0; i < rules.length; i++) {
-        const where = "_rules_[" + i.toString() + "]";
+        const where = "_rules_[" + decimal(i) + "]";
         const r = rules.objectAt(i);
         if (r === null) return this.fail(where, takeConfigError()!);
         r.path = ""; // errors inside the rule read relative to it: "_rules_[1] (...): name must be..."
@@ -199,13 +200,15 @@ export class Plugin<C> extends PluginBase {
 
   /**
    * The stream callbacks with something to do (`StreamCallback` bits): request headers always (they
-   * pick the rule's config), the rest only with a handler. The others only answer Continue.
+   * pick the rule's config), the rest only with a handler. The others only answer Continue (or, at
+   * the stream's end, nothing).
    */
   callbacks(): u32 {
     let bits: u32 = StreamCallback.REQUEST_HEADERS;
     if (this.reqBodyPhase !== null) bits |= StreamCallback.REQUEST_BODY;
     if (this.respHeaders !== null || this.respBodyPhase !== null) bits |= StreamCallback.RESPONSE_HEADERS;
     if (this.respBodyPhase !== null) bits |= StreamCallback.RESPONSE_BODY;
+    if (this.done !== null) bits |= StreamCallback.STREAM_DONE;
     return bits;
   }
 

@@ -10,6 +10,7 @@
 // ASCII-only. Matching works on UTF-16 code units (a character outside the BMP is two units).
 // Not supported (compile error): backreferences and look-around (RE2 has none either),
 // Unicode classes `\p{..}`, POSIX `[[:alpha:]]`.
+import { decimal } from "./decimal";
 
 // ---- program ------------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class Parser {
 
   @inline peek(): i32 { return this.pos < this.s.length ? this.s.charCodeAt(this.pos) : -1; }
   fail(why: string): Node | null {
-    if (compileError === null) compileError = "bad regex at offset " + this.pos.toString() + ": " + why;
+    if (compileError === null) compileError = "bad regex at offset " + decimal(this.pos) + ": " + why;
     return null;
   }
 

@@ -105,6 +105,8 @@ export enum StreamCallback {
   RESPONSE_HEADERS = 8,
   RESPONSE_BODY = 16,
   RESPONSE_TRAILERS = 32,
+  /** `proxy_on_done` and `proxy_on_log`: the stream's end. */
+  STREAM_DONE = 64,
 }
 
 /** Metric kinds (`proxy_define_metric`). */

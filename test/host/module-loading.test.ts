@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { PluginModule, Plugin, FilterChain } from '../../runtime/host/index.js';
 import { PluginLoadError, PluginConfigureError } from '../../runtime/host/errors.js';
 import { Emulator } from '../../runtime/emulator/index.js';
+import { StreamCallback } from '../../spec/index.js';
 import { wat, watPlugin, testPluginBytes, getRequest } from './helpers.js';
 
 test('a module importing a function the host does not provide fails to load, naming the import', async () => {
@@ -122,6 +123,21 @@ test('callbacks a module declares unhandled (higress_plugin_callbacks) are never
   assert.equal(await run(''), 'continue local local local', 'the trapping request body callback answers 503');
   const declared = await Emulator.load(await wat(watPlugin({ extra: '(func (export "higress_plugin_callbacks") (result i32) (i32.const 17))' })));
   assert.deepEqual([declared.plugin.handlesRequestBody, declared.plugin.handlesResponseBody], [false, true]);
+});
+
+test('proxy_on_done and proxy_on_log run only when the module declares STREAM_DONE or has no callbacks export', async () => {
+  // A stream end that traps: calling proxy_on_log fails the VM.
+  const failsAtEnd = async (mask: string): Promise<boolean> => {
+    const extra = mask ? `(func (export "higress_plugin_callbacks") (result i32) (i32.const ${mask}))` : '';
+    const emu = await Emulator.load(await wat(watPlugin({ bodies: { log: 'unreachable' }, extra })));
+    const chain = new FilterChain([emu.plugin], { startTimeNs: 0n });
+    assert.equal((await chain.requestHeaders(getRequest(), true)).kind, 'continue');
+    chain.finish();
+    return emu.plugin.vm.failure !== undefined;
+  };
+  assert.equal(await failsAtEnd(String(StreamCallback.REQUEST_HEADERS)), false, 'without STREAM_DONE the stream end is not called');
+  assert.equal(await failsAtEnd(String(StreamCallback.REQUEST_HEADERS | StreamCallback.STREAM_DONE)), true);
+  assert.equal(await failsAtEnd(''), true);
 });
 
 test('FilterChain reports whether plugins want request and response bodies', async () => {
