@@ -8,6 +8,8 @@ class Config {
   /** credential → consumer name */
   consumers: Map<string, string> = new Map<string, string>();
   keys: Array<string> = new Array<string>();
+  /** `keys` lower-cased, as header names are looked up. */
+  headerNames: Array<string> = new Array<string>();
   inQuery: bool = true;
   inHeader: bool = true;
   /** Consumers allowed here; null = any consumer. */
@@ -26,7 +28,10 @@ function parseShared(json: JsonObject, config: Config): void {
   }
   const keys = json.getStringArray("keys");
   if (keys.length == 0) configError("keys is required (header or query parameter names)");
-  for (let i = 0; i < keys.length; i++) config.keys.push(keys[i]);
+  for (let i = 0; i < keys.length; i++) {
+    config.keys.push(keys[i]);
+    config.headerNames.push(keys[i].toLowerCase());
+  }
   config.inQuery = json.getBool("in_query", true);
   config.inHeader = json.getBool("in_header", true);
   if (!config.inQuery && !config.inHeader) configError("at least one of in_query and in_header must be true");
@@ -48,6 +53,7 @@ function parseRuleConfig(json: JsonObject, config: Config, global: Config): void
   else {
     config.consumers = global.consumers;
     config.keys = global.keys;
+    config.headerNames = global.headerNames;
     config.inQuery = global.inQuery;
     config.inHeader = global.inHeader;
     if (!json.has("allow")) configError("allow is required in a rule");
@@ -68,7 +74,7 @@ function findKey(ctx: HttpContext, config: Config): string | null {
   for (let i = 0; i < config.keys.length; i++) {
     const name = config.keys[i];
     if (config.inHeader) {
-      const v = ctx.getRequestHeader(name.toLowerCase());
+      const v = ctx.getRequestHeader(config.headerNames[i]);
       if (v !== null && v.length) return v;
     }
     if (config.inQuery) {
