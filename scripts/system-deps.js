@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs the Debian packages a suite runs for real, so `npm test` and `npm run bench` work on a
 // fresh machine: `system-deps.js test` (Debian's OCI registry and htpasswd) or `system-deps.js
-// bench` (also wrk and nginx). Needs root (CI and the dev machines run as root); otherwise it
+// bench` (also wrk, nginx and valgrind). Needs root (CI and the dev machines run as root); otherwise it
 // names the packages to install.
 import { spawnSync } from 'node:child_process';
 
@@ -9,7 +9,7 @@ const TEST = [
   { bin: 'docker-registry', pkg: 'docker-registry' },
   { bin: 'htpasswd', pkg: 'apache2-utils' },
 ];
-const BENCH = [...TEST, { bin: 'wrk', pkg: 'wrk' }, { bin: 'nginx', pkg: 'nginx' }];
+const BENCH = [...TEST, { bin: 'wrk', pkg: 'wrk' }, { bin: 'nginx', pkg: 'nginx' }, { bin: 'valgrind', pkg: 'valgrind' }];
 const suite = process.argv[2] ?? 'test';
 const needed = suite === 'bench' ? BENCH : TEST;
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status === 0;

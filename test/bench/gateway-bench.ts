@@ -32,10 +32,10 @@ const PAIRS = Number(process.env.GATEWAY_BENCH_PAIRS ?? 8);
 const PAIR_SECONDS = 2;
 const RELOADS = Number(process.env.GATEWAY_BENCH_RELOADS ?? 100);
 const RELOAD_SECONDS = Number(process.env.GATEWAY_BENCH_RELOAD_SECONDS ?? 30);
-const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
+export const BIN = join(PACKAGE_ROOT, 'bin', 'higress-plugin.js');
 const example = (n: string) => pathToFileURL(join(PACKAGE_ROOT, 'examples', n, 'build', 'plugin.wasm')).href;
 
-async function waitPort(port: number, ms = 15000): Promise<void> {
+export async function waitPort(port: number, ms = 15000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     const ok = await new Promise<boolean>((r) => {
@@ -48,11 +48,12 @@ async function waitPort(port: number, ms = 15000): Promise<void> {
   }
 }
 
-function node(script: string, args: string[] = []): ChildProcess {
+export function node(script: string, args: string[] = []): ChildProcess {
   return spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: ['ignore', 'ignore', 'inherit'], cwd: PACKAGE_ROOT });
 }
 
-const UPSTREAM = `import http from 'node:http'; const b = Buffer.alloc(1024, 120);
+/** The upstream every case proxies to: 1 KB answers, `x-upstream` echoing the path. */
+export const UPSTREAM = `import http from 'node:http'; const b = Buffer.alloc(1024, 120);
 http.createServer((q, s) => { q.resume(); s.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1024, 'x-upstream': q.url }); s.end(b); }).listen(+process.argv[1], '127.0.0.1');`;
 
 const UNDICI_PROXY = `import http from 'node:http'; import { Pool } from 'undici';
@@ -70,6 +71,12 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 const proxy = httpProxy.createProxyServer({ target: 'http://127.0.0.1:' + process.argv[2], agent });
 proxy.on('error', (e, req, res) => { res.statusCode = 502; res.end(); });
 http.createServer((req, res) => proxy.web(req, res)).listen(+process.argv[1], '127.0.0.1');`;
+
+/** The bench's chain of three example plugins (requests must carry `x-api-key: bench-key`). */
+export const CHAIN_PLUGINS = `  - { name: request-block, url: ${example('request-block')}, config: { block_urls: [swagger.html], case_sensitive: false } }
+  - { name: key-auth, url: ${example('key-auth')}, phase: AUTHN, config: { consumers: [{ name: bench, credential: bench-key }], keys: [x-api-key], in_header: true } }
+  - { name: hello-world, url: ${example('hello-world')}, config: { header: x-hello, value: bench } }
+`;
 
 interface WrkResult { rps: number; requests: number; p99ms: number; errors: number; read: number; write: number; non2xx: number }
 
@@ -121,12 +128,12 @@ async function measure(c: Case, seconds: number): Promise<WrkResult & { cpuUs: n
   return { ...r, cpuUs: before !== undefined && after !== undefined && r.requests ? ((after - before) * 1000) / r.requests : NaN };
 }
 
-function stop(p: ChildProcess | undefined): Promise<void> {
+export function stop(p: ChildProcess | undefined): Promise<void> {
   if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); setTimeout(() => p.kill('SIGKILL'), 3000).unref(); });
 }
 
-function gatewayYaml(upPort: number, plugins: string, extra = ''): string {
+export function gatewayYaml(upPort: number, plugins: string, extra = ''): string {
   return `settings: { accessLog: "off", pluginLogLevel: warn }
 services:
   - { name: up.svc, endpoints: ["127.0.0.1:${upPort}"] }
@@ -200,10 +207,7 @@ export async function run(): Promise<BenchRow[]> {
 
     const plain = await startGateway(dir, 'plain', gatewayYaml(upPort, ''));
     const noop = await startGateway(dir, 'noop', gatewayYaml(upPort, `  - { name: noop, url: ${await watPlugin(dir, 'noop')} }\n`));
-    const chain = await startGateway(dir, 'chain', gatewayYaml(upPort, `  - { name: request-block, url: ${example('request-block')}, config: { block_urls: [swagger.html], case_sensitive: false } }
-  - { name: key-auth, url: ${example('key-auth')}, phase: AUTHN, config: { consumers: [{ name: bench, credential: bench-key }], keys: [x-api-key], in_header: true } }
-  - { name: hello-world, url: ${example('hello-world')}, config: { header: x-hello, value: bench } }
-`));
+    const chain = await startGateway(dir, 'chain', gatewayYaml(upPort, CHAIN_PLUGINS));
     procs.push(plain.proc, noop.proc, chain.proc);
 
     const nginxPort = await freePort();

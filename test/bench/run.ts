@@ -15,7 +15,7 @@ export interface BenchRow {
 }
 
 /** Suites run by default, in this order; `soak` is long and only runs when named. */
-const DEFAULT_SUITES = ['host', 'sdk', 'oci', 'watch', 'gateway'];
+const DEFAULT_SUITES = ['host', 'sdk', 'oci', 'watch', 'gateway', 'cost'];
 
 /** Prints rows as an aligned table under a suite heading. */
 export function printTable(suite: string, rows: BenchRow[]): void {
