@@ -61,7 +61,7 @@ interface AbiFile {
     BufferType: Record<BufferTypeName, number>;
     MapType: Record<MapTypeName, number>;
     StreamType: Record<'HTTP_REQUEST' | 'HTTP_RESPONSE' | 'DOWNSTREAM' | 'UPSTREAM', number>;
-    StreamCallback: Record<'REQUEST_HEADERS' | 'REQUEST_BODY' | 'REQUEST_TRAILERS' | 'RESPONSE_HEADERS' | 'RESPONSE_BODY' | 'RESPONSE_TRAILERS' | 'STREAM_DONE', number>;
+    StreamCallback: Record<'REQUEST_HEADERS' | 'REQUEST_BODY' | 'REQUEST_TRAILERS' | 'RESPONSE_HEADERS' | 'RESPONSE_BODY' | 'RESPONSE_TRAILERS' | 'NO_STREAM_DONE', number>;
     MetricType: Record<'COUNTER' | 'GAUGE' | 'HISTOGRAM', number>;
     PeerType: Record<'UNKNOWN' | 'LOCAL' | 'REMOTE', number>;
     WasiErrno: Record<'SUCCESS' | 'BADF' | 'FAULT' | 'INVAL' | 'NOENT' | 'NOSYS' | 'NOTSUP', number>;

@@ -142,7 +142,6 @@ const CALLBACK_BITS: ReadonlyArray<readonly [number, keyof Exports]> = [
   [StreamCallback.REQUEST_HEADERS, 'requestHeaders'], [StreamCallback.REQUEST_BODY, 'requestBody'],
   [StreamCallback.REQUEST_TRAILERS, 'requestTrailers'], [StreamCallback.RESPONSE_HEADERS, 'responseHeaders'],
   [StreamCallback.RESPONSE_BODY, 'responseBody'], [StreamCallback.RESPONSE_TRAILERS, 'responseTrailers'],
-  [StreamCallback.STREAM_DONE, 'done'], [StreamCallback.STREAM_DONE, 'log'],
 ];
 
 /** Everything a VM needs from its plugin's configuration. */
@@ -271,6 +270,8 @@ export class Vm implements SharedQueueOwner {
     const bits = this.call(ABI.extensions.callbacksExport, fn as Fn, this.root);
     if (bits === FAILED) return;
     for (const [bit, key] of CALLBACK_BITS) if ((bits & bit) === 0) this.exports[key] = undefined;
+    // Inverted, so that modules built before the bit existed keep their stream-end callbacks.
+    if ((bits & StreamCallback.NO_STREAM_DONE) !== 0) this.exports.done = this.exports.log = undefined;
   }
 
   /** Runs start-up: `_initialize` (+ `main`/`__main_void`) or `_start`. proc_exit(0) during start-up is a normal end. */

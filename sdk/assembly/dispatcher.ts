@@ -101,7 +101,7 @@ export function onDelete(id: u32): void {
 /** `StreamCallback` bits of the callbacks the plugin handles (all of them before definePlugin). */
 export function callbacks(): u32 {
   const p = registered;
-  return p === null ? 0x7f : p.callbacks();
+  return p === null ? 0x3f : p.callbacks();
 }
 
 export function onHttpCallResponse(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {

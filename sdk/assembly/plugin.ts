@@ -208,7 +208,7 @@ export class Plugin<C> extends PluginBase {
     if (this.reqBodyPhase !== null) bits |= StreamCallback.REQUEST_BODY;
     if (this.respHeaders !== null || this.respBodyPhase !== null) bits |= StreamCallback.RESPONSE_HEADERS;
     if (this.respBodyPhase !== null) bits |= StreamCallback.RESPONSE_BODY;
-    if (this.done !== null) bits |= StreamCallback.STREAM_DONE;
+    if (this.done === null) bits |= StreamCallback.NO_STREAM_DONE;
     return bits;
   }
 

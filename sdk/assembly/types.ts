@@ -105,8 +105,9 @@ export enum StreamCallback {
   RESPONSE_HEADERS = 8,
   RESPONSE_BODY = 16,
   RESPONSE_TRAILERS = 32,
-  /** `proxy_on_done` and `proxy_on_log`: the stream's end. */
-  STREAM_DONE = 64,
+  /** Set when `proxy_on_done` and `proxy_on_log` have nothing to do (inverted: a module built
+   * before this bit existed never sets it, and keeps its stream-end callbacks). */
+  NO_STREAM_DONE = 64,
 }
 
 /** Metric kinds (`proxy_define_metric`). */

@@ -127,9 +127,9 @@ console.log('done');
 await lines.next();
 process.exit(0);`;
 
-async function chainStreamCost(dir: string): Promise<number> {
+export async function chainStreamCost(dir: string): Promise<number> {
   const outFile = join(dir, 'chain.callgrind.out');
-  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...NODE_FLAGS,
+  const child = spawn('valgrind', ['-q', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...NODE_FLAGS,
     '--input-type=module', '-e', CHAIN_SCRIPT, pathToFileURL(join(PACKAGE_ROOT, 'dist/runtime/host/index.js')).href, join(PACKAGE_ROOT, 'examples')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const expect = async (word: string) => {
