@@ -21,7 +21,7 @@ import { Pool } from 'undici';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { freePort } from '../fixtures/free-port.js';
 import { watPlugin } from '../gateway/wat-plugins.js';
-import { BIN, CHAIN_PLUGINS, UPSTREAM, gatewayYaml, node, stop, waitPort, type BenchRow } from './gateway-bench.js';
+import { BIN, CHAIN_PLUGINS, EXAMPLE_CHAIN, UPSTREAM, gatewayYaml, node, stop, waitPort, type BenchRow } from './gateway-bench.js';
 
 const WARMUP = Number(process.env.COST_BENCH_WARMUP ?? 8000);
 const REQUESTS = Number(process.env.COST_BENCH_REQUESTS ?? 6000);
@@ -56,6 +56,15 @@ function totals(out: string): Map<string, number> {
   return new Map(events.map((e, i) => [e, values[i] ?? 0]));
 }
 
+/** Counts the instructions process `pid` (started with `--instr-atstart=no`) runs during `work`, then dumps them to `<out file>.1`. */
+async function countDuring(pid: number | undefined, work: () => Promise<void>): Promise<void> {
+  const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore' });
+  control('-i', 'on');
+  await work();
+  control('-i', 'off');
+  control('-d');
+}
+
 /** Runs one gateway config under callgrind; returns its cost per counted request. */
 async function measure(dir: string, name: string, upPort: number, plugins: string, headers: Record<string, string>): Promise<Cost> {
   const cdir = join(dir, name);
@@ -71,11 +80,7 @@ async function measure(dir: string, name: string, upPort: number, plugins: strin
     await waitPort(port, 180_000);
     process.stderr.write(`cost bench: ${name}: ${WARMUP} warm-up requests, then ${REQUESTS} counted...\n`);
     await load(pool, WARMUP, headers);
-    const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(gw.pid)], { stdio: 'ignore' });
-    control('-i', 'on');
-    await load(pool, REQUESTS, headers);
-    control('-i', 'off');
-    control('-d');
+    await countDuring(gw.pid, () => load(pool, REQUESTS, headers));
   } finally {
     await pool.close();
     await stop(gw);
@@ -93,20 +98,15 @@ async function measure(dir: string, name: string, upPort: number, plugins: strin
 /**
  * The in-process cost of one stream through the gateway bench's three example plugins, as the
  * gateway drives it (FilterChain: create, request headers, response headers, finish): no sockets,
- * so the count repeats to a few per mille. The child warms up, says `ready`, counts STREAMS
+ * so the count repeats within about 1%. The child warms up, says `ready`, counts STREAMS
  * streams once told `go` (instrumentation on), and says `done`.
  */
 const STREAMS = 10_000;
 const CHAIN_SCRIPT = `import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 const { PluginModule, Plugin, FilterChain } = await import(process.argv[1]);
-const configs = [
-  ['key-auth', { consumers: [{ name: 'bench', credential: 'bench-key' }], keys: ['x-api-key'], in_header: true }],
-  ['request-block', { block_urls: ['swagger.html'], case_sensitive: false }],
-  ['hello-world', { header: 'x-hello', value: 'bench' }],
-];
 const plugins = [];
-for (const [name, config] of configs) {
+for (const { name, config } of ${JSON.stringify(EXAMPLE_CHAIN)}) {
   const bytes = new Uint8Array(readFileSync(process.argv[2] + '/' + name + '/build/plugin.wasm'));
   plugins.push(await Plugin.create(await PluginModule.compile(bytes, name), { name, configuration: JSON.stringify(config), env: { log: () => {}, logLevel: 3 } }));
 }
@@ -127,7 +127,7 @@ console.log('done');
 await lines.next();
 process.exit(0);`;
 
-export async function chainStreamCost(dir: string): Promise<number> {
+async function chainStreamCost(dir: string): Promise<number> {
   const outFile = join(dir, 'chain.callgrind.out');
   const child = spawn('valgrind', ['-q', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...NODE_FLAGS,
     '--input-type=module', '-e', CHAIN_SCRIPT, pathToFileURL(join(PACKAGE_ROOT, 'dist/runtime/host/index.js')).href, join(PACKAGE_ROOT, 'examples')], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -139,11 +139,10 @@ export async function chainStreamCost(dir: string): Promise<number> {
   try {
     process.stderr.write(`cost bench: in-process chain: ${STREAMS} streams...\n`);
     await expect('ready');
-    execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
-    child.stdin!.write('go\n');
-    await expect('done');
-    execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
-    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+    await countDuring(child.pid, () => {
+      child.stdin!.write('go\n');
+      return expect('done');
+    });
     child.stdin!.end('end\n');
   } finally {
     await stop(child);

@@ -72,11 +72,15 @@ const proxy = httpProxy.createProxyServer({ target: 'http://127.0.0.1:' + proces
 proxy.on('error', (e, req, res) => { res.statusCode = 502; res.end(); });
 http.createServer((req, res) => proxy.web(req, res)).listen(+process.argv[1], '127.0.0.1');`;
 
-/** The bench's chain of three example plugins (requests must carry `x-api-key: bench-key`). */
-export const CHAIN_PLUGINS = `  - { name: request-block, url: ${example('request-block')}, config: { block_urls: [swagger.html], case_sensitive: false } }
-  - { name: key-auth, url: ${example('key-auth')}, phase: AUTHN, config: { consumers: [{ name: bench, credential: bench-key }], keys: [x-api-key], in_header: true } }
-  - { name: hello-world, url: ${example('hello-world')}, config: { header: x-hello, value: bench } }
-`;
+/** The benches' chain of three example plugins, in chain order (key-auth runs first, in AUTHN); requests must carry `x-api-key: bench-key`. */
+export const EXAMPLE_CHAIN: ReadonlyArray<{ name: string; phase?: string; config: unknown }> = [
+  { name: 'key-auth', phase: 'AUTHN', config: { consumers: [{ name: 'bench', credential: 'bench-key' }], keys: ['x-api-key'], in_header: true } },
+  { name: 'request-block', config: { block_urls: ['swagger.html'], case_sensitive: false } },
+  { name: 'hello-world', config: { header: 'x-hello', value: 'bench' } },
+];
+
+/** {@link EXAMPLE_CHAIN} as the native config's plugin list. */
+export const CHAIN_PLUGINS = EXAMPLE_CHAIN.map((p) => `  - { name: ${p.name}, url: ${example(p.name)}${p.phase ? `, phase: ${p.phase}` : ''}, config: ${JSON.stringify(p.config)} }\n`).join('');
 
 interface WrkResult { rps: number; requests: number; p99ms: number; errors: number; read: number; write: number; non2xx: number }
 

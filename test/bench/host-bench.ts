@@ -12,6 +12,7 @@ import { PACKAGE_ROOT } from '../../spec/index.js';
 import { PluginModule, Plugin, FilterChain } from '../../runtime/host/index.js';
 import type { HeaderList, StreamInfo } from '../../runtime/host/types.js';
 import type { StreamPort } from '../../runtime/host/stream-port.js';
+import { EXAMPLE_CHAIN } from './gateway-bench.js';
 
 export interface BenchRow { name: string; value: number; unit: string; note?: string }
 
@@ -93,13 +94,8 @@ export async function run(): Promise<BenchRow[]> {
 
 /** A whole stream through the gateway bench's three example plugins, as the gateway drives it. */
 async function exampleChainNs(): Promise<number> {
-  const configs: Array<[string, unknown]> = [
-    ['key-auth', { consumers: [{ name: 'bench', credential: 'bench-key' }], keys: ['x-api-key'], in_header: true }],
-    ['request-block', { block_urls: ['swagger.html'], case_sensitive: false }],
-    ['hello-world', { header: 'x-hello', value: 'bench' }],
-  ];
   const plugins: Plugin[] = [];
-  for (const [name, config] of configs) {
+  for (const { name, config } of EXAMPLE_CHAIN) {
     const bytes = new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'examples', name, 'build', 'plugin.wasm')));
     plugins.push(await Plugin.create(await PluginModule.compile(bytes, name), { name, configuration: JSON.stringify(config), env: { log: () => {}, logLevel: 3 } }));
   }
