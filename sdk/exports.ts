@@ -9,8 +9,18 @@ import * as host from "./assembly/hostcalls";
 // Plugins build with asc's `minimal` runtime: the collector runs only when called, and only
 // here, at the very end of an export, where no managed value lives in a wasm local (the roots
 // are the globals: the plugin, its config, live stream contexts, pending calls).
+// A collection marks every live object (the plugin's config too), so it runs after a number of
+// streams, or at the first stream end after the heap grew: a stream that left a large body
+// behind has it reclaimed at once, while the usual few hundred bytes per stream wait.
 let streamsSinceCollect = 0;
-const COLLECT_EVERY_STREAMS = 16;
+const COLLECT_EVERY_STREAMS = 64;
+let pagesAfterCollect: i32 = 0;
+
+function collect(): void {
+  __collect();
+  streamsSinceCollect = 0;
+  pagesAfterCollect = memory.size();
+}
 
 /** ABI marker: this module speaks proxy-wasm 0.2.1. */
 export function proxy_abi_version_0_2_1(): void {}
@@ -27,7 +37,7 @@ export function proxy_on_vm_start(root: u32, size: u32): bool { return d.onVmSta
 /** Parses and installs the plugin configuration; false (with a log line) rejects it. */
 export function proxy_on_configure(root: u32, size: u32): bool {
   const ok = d.onConfigure(root, size, true);
-  __collect();
+  collect();
   return ok;
 }
 /** Parses the configuration without installing it. */
@@ -35,7 +45,7 @@ export function proxy_validate_configuration(root: u32, size: u32): bool { retur
 /** Tick: runs the plugin's tick handler. */
 export function proxy_on_tick(root: u32): void {
   d.onTick(root);
-  __collect();
+  collect();
 }
 /** Stream callbacks: routed to the stream's HttpContext and the plugin's handlers. */
 export function proxy_on_request_headers(id: u32, n: u32, eos: bool): i32 { return d.onRequestHeaders(id, n, eos); }
@@ -46,13 +56,10 @@ export function proxy_on_response_body(id: u32, size: u32, eos: bool): i32 { ret
 export function proxy_on_done(id: u32): bool { return true; }
 /** Runs the stream-done handler. */
 export function proxy_on_log(id: u32): void { d.onLog(id); }
-/** Drops the stream's context; every few streams, collects garbage. */
+/** Drops the stream's context; every few streams, or when the heap grew, collects garbage. */
 export function proxy_on_delete(id: u32): void {
   d.onDelete(id);
-  if (++streamsSinceCollect >= COLLECT_EVERY_STREAMS) {
-    streamsSinceCollect = 0;
-    __collect();
-  }
+  if (++streamsSinceCollect >= COLLECT_EVERY_STREAMS || memory.size() > pagesAfterCollect) collect();
 }
 /** An outbound call answered (or failed: numHeaders 0); runs the caller's callback in its stream. */
 export function proxy_on_http_call_response(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {

@@ -578,21 +578,26 @@ export class FilterChain {
     const dir = pipe.dir;
     if (this.closeBy || (this.local && !this.inLocalPath)) return false;
     // Headers.
-    const h = pipe.headersAt;
+    let h = pipe.headersAt;
     if (h >= 0 && h < n) {
-      const slot = pipe.at(h);
+      let slot = pipe.at(h);
       if (pipe.headersStop === 0) {
-        const r = this.callHeaders(pipe, slot);
-        if (r === FAILED) return this.afterFailure(slot, pipe);
-        if (this.terminal) return true;
-        // A pause while a local reply passes back would hang the stream: that reply is complete
-        // and nothing will resume it, so it counts as Continue there.
-        if (r === 0 || this.inLocalPath) pipe.headersAt++;
-        else if (slot.hasCont(dir)) { slot.clearCont(dir); pipe.headersAt++; }
-        // StopIteration lets the body reach this plugin (Envoy); without a body callback that
-        // body could only release the headers early, so hold everything instead.
-        else pipe.headersStop = r === 1 && !pipe.headersEos && this.hasBodyCallback(slot, dir) ? 1 : 2;
-        return true;
+        // The common case, every plugin answering Continue, runs as one loop here rather than one
+        // pump round per plugin; anything else ends the step after that plugin.
+        for (;;) {
+          const r = this.callHeaders(pipe, slot);
+          if (r === FAILED) return this.afterFailure(slot, pipe);
+          if (this.terminal) return true;
+          // A pause while a local reply passes back would hang the stream: that reply is complete
+          // and nothing will resume it, so it counts as Continue there.
+          if (r === 0 || this.inLocalPath) pipe.headersAt = ++h;
+          else if (slot.hasCont(dir)) { slot.clearCont(dir); pipe.headersAt = ++h; }
+          // StopIteration lets the body reach this plugin (Envoy); without a body callback that
+          // body could only release the headers early, so hold everything instead.
+          else pipe.headersStop = r === 1 && !pipe.headersEos && this.hasBodyCallback(slot, dir) ? 1 : 2;
+          if (pipe.headersStop !== 0 || h >= n || this.closeBy || this.local) return true;
+          slot = pipe.at(h);
+        }
       }
       if (slot.open || slot.hasCont(dir)) {
         slot.clearCont(dir);

@@ -1,5 +1,5 @@
 // hello-world: adds a response header to every request and logs the request path.
-import { definePlugin, HttpContext, JsonObject, Action, log } from "@higress-plugin/sdk";
+import { definePlugin, HttpContext, JsonObject, Action, LogLevel, log, logEnabled } from "@higress-plugin/sdk";
 export * from "@higress-plugin/sdk/exports";
 
 class Config {
@@ -13,7 +13,8 @@ function parseConfig(json: JsonObject, config: Config): void {
 }
 
 function onRequestHeaders(ctx: HttpContext, config: Config): Action {
-  log.info("hello " + ctx.path());
+  // Checked first, so the message is not built (nor the path read) when info lines are off.
+  if (logEnabled(LogLevel.INFO)) log.info("hello " + ctx.path());
   ctx.addRequestHeader(config.header, config.value);
   return Action.CONTINUE;
 }
