@@ -11,6 +11,10 @@ import { httpCallHook } from "./cluster";
 // runs, the set is small (in-flight streams of one worker), and it is far smaller code than Map.
 const contexts = new Array<HttpContext>();
 let last: HttpContext | null = null;
+// Contexts of finished streams, reused by the next ones: a stream then allocates no context, and
+// the collector has none to sweep. Bounded, so a burst of streams leaves no large pool behind.
+const spare = new Array<HttpContext>();
+const SPARE_MAX = 32;
 
 function find(id: u32): HttpContext | null {
   const l = last;
@@ -35,7 +39,7 @@ function readConfig(type: BufferType, size: u32): string {
 
 export function onContextCreate(id: u32, parent: u32): void {
   if (parent == 0) return;
-  const c = new HttpContext(id, parent);
+  const c = spare.length ? spare.pop().start(id, parent) : new HttpContext(id, parent);
   contexts.push(c);
   last = c;
 }
@@ -88,9 +92,11 @@ export function onLog(id: u32): void {
 export function onDelete(id: u32): void {
   const n = contexts.length;
   for (let i = n - 1; i >= 0; i--) {
-    if (unchecked(contexts[i]).id == id) {
+    const c = unchecked(contexts[i]);
+    if (c.id == id) {
       unchecked(contexts[i] = contexts[n - 1]);
       contexts.pop();
+      if (spare.length < SPARE_MAX) spare.push(c);
       break;
     }
   }

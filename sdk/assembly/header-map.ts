@@ -1,6 +1,7 @@
 // The proxy-wasm header-map encoding (REFERENCE §1): u32 count, count × (u32 name_len,
 // u32 value_len), then `name \0 value \0` per pair, all little-endian.
 import { Header } from "./types";
+import { decode, encode } from "./utf8";
 
 /** Decodes a header map the host wrote at `ptr` (size bytes). */
 export function decodeHeaderMap(ptr: usize, size: usize): Array<Header> {
@@ -15,9 +16,9 @@ export function decodeHeaderMap(ptr: usize, size: usize): Array<Header> {
     const vl = <usize>load<u32>(lens + 4);
     lens += 8;
     if (data + kl + vl + 2 > end) { out.length = i; break; }
-    const k = String.UTF8.decodeUnsafe(data, kl);
+    const k = decode(data, kl);
     data += kl + 1;
-    const v = String.UTF8.decodeUnsafe(data, vl);
+    const v = decode(data, vl);
     data += vl + 1;
     unchecked(out[i] = new Header(k, v));
   }
@@ -40,10 +41,10 @@ export function encodeHeaderMap(pairs: Array<Header>): ArrayBuffer {
   let data = lens + (<usize>n << 3);
   for (let i = 0; i < n; i++) {
     const h = unchecked(pairs[i]);
-    const kl = String.UTF8.encodeUnsafe(changetype<usize>(h.name), h.name.length, data);
+    const kl = encode(changetype<usize>(h.name), h.name.length, data);
     store<u8>(data + kl, 0);
     data += kl + 1;
-    const vl = String.UTF8.encodeUnsafe(changetype<usize>(h.value), h.value.length, data);
+    const vl = encode(changetype<usize>(h.value), h.value.length, data);
     store<u8>(data + vl, 0);
     data += vl + 1;
     store<u32>(lens, <u32>kl);

@@ -5,6 +5,7 @@
 // into managed objects and free the block at once, so nothing leaks across requests.
 import { WasmResult, BufferType, MapType, StreamType, MetricType, Header } from "./types";
 import { decodeHeaderMap, encodeHeaderMap } from "./header-map";
+import { decode, encode } from "./utf8";
 
 // Two scratch words the host writes pointers/sizes into (static memory, never collected).
 const RET_A: usize = memory.data(16);
@@ -41,7 +42,7 @@ function takeBytes(ptr: usize, size: usize): ArrayBuffer {
 
 /** Same as {@link takeBytes} but decodes UTF-8. */
 function takeString(ptr: usize, size: usize): string {
-  const s = size ? String.UTF8.decodeUnsafe(ptr, size) : "";
+  const s = size ? decode(ptr, size) : "";
   release(ptr);
   return s;
 }
@@ -64,7 +65,7 @@ let argLength: i32 = 0;
 function arg(s: string, scratch: usize): usize {
   const n = s.length;
   if (n * 3 <= SCRATCH_BYTES) {
-    argLength = <i32>String.UTF8.encodeUnsafe(changetype<usize>(s), n, scratch);
+    argLength = <i32>encode(changetype<usize>(s), n, scratch);
     return scratch;
   }
   const b = utf8(s);

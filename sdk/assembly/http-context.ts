@@ -15,31 +15,60 @@ export enum Phase { NONE, REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS, RESPO
 
 const NO_PAUSE: i32 = -1;
 
-/** One HTTP stream as a plugin handler sees it. */
+/**
+ * One HTTP stream as a plugin handler sees it. It belongs to its stream until the stream ends
+ * (proxy_on_delete); the SDK then reuses the object for a later stream, so code that must find a
+ * stream after it ended keeps `id`, not the context.
+ */
 export class HttpContext {
+  /** The stream's context id. */
+  id: u32;
+  /** The id of the plugin (root) context the stream belongs to. */
+  rootId: u32;
   /** Where the stream is (request headers, request body, ...). */
-  phase: Phase = Phase.NONE;
+  phase: Phase;
   /** @internal the rule-matched config (an instance of the plugin's config class). */
-  config: Object | null = null;
+  config: Object | null;
   /** @internal true when no rule matched and there is no global config: handlers are skipped. */
-  bypass: bool = false;
+  bypass: bool;
   /** @internal body reading switches and limits (0 = the host's limit). */
-  readRequestBody: bool = true;
-  readResponseBody: bool = true;
-  requestBodyLimit: u32 = 0;
-  responseBodyLimit: u32 = 0;
+  readRequestBody: bool;
+  readResponseBody: bool;
+  requestBodyLimit: u32;
+  responseBodyLimit: u32;
   /** @internal size of the body buffer in the current body callback. */
-  bodySize: u32 = 0;
+  bodySize: u32;
   /** @internal stream type paused by the last handler (-1 when running). */
-  paused: i32 = NO_PAUSE;
+  paused: i32;
   /** True once this plugin sent a local response for the stream. */
-  localResponseSent: bool = false;
-  private values: Map<string, Box> | null = null;
-  private route: string | null = null;
-  private cluster: string | null = null;
-  private authorityValue: string | null = null;
+  localResponseSent: bool;
+  private values: Map<string, Box> | null;
+  private route: string | null;
+  private cluster: string | null;
+  private authorityValue: string | null;
 
-  constructor(public readonly id: u32, public readonly rootId: u32) {}
+  constructor(id: u32, rootId: u32) { this.start(id, rootId); }
+
+  /** @internal Makes this the fresh context of stream `id` (a new one, or a finished stream's reused). */
+  start(id: u32, rootId: u32): HttpContext {
+    this.id = id;
+    this.rootId = rootId;
+    this.phase = Phase.NONE;
+    this.config = null;
+    this.bypass = false;
+    this.readRequestBody = true;
+    this.readResponseBody = true;
+    this.requestBodyLimit = 0;
+    this.responseBodyLimit = 0;
+    this.bodySize = 0;
+    this.paused = NO_PAUSE;
+    this.localResponseSent = false;
+    this.values = null;
+    this.route = null;
+    this.cluster = null;
+    this.authorityValue = null;
+    return this;
+  }
 
   // ---- request headers ---------------------------------------------------------------------
   /** Request header `name` (lower-case), or null. */
