@@ -2,17 +2,22 @@
  * Standard proxy header handling: hop-by-hop stripping (RFC 9110 §7.6.1, plus the names that
  * `Connection` lists), `x-forwarded-*`, `x-request-id`, `via`.
  */
-import { util as undiciUtil } from 'undici';
 import type { HeaderList } from '../host/types.js';
+import { lowerAscii } from '../host/header-codec.js';
 
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization', 'http2-settings',
-]);
-
-/** True for a header a proxy must not forward. */
+/** True for a (lower-case) header a proxy must not forward. By length first: a few compares, no hashing. */
 export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name);
+  switch (name.length) {
+    case 2: return name === 'te';
+    case 7: return name === 'trailer' || name === 'upgrade';
+    case 10: return name === 'connection' || name === 'keep-alive';
+    case 14: return name === 'http2-settings';
+    case 16: return name === 'proxy-connection';
+    case 17: return name === 'transfer-encoding';
+    case 18: return name === 'proxy-authenticate';
+    case 19: return name === 'proxy-authorization';
+  }
+  return false;
 }
 
 /**
@@ -24,11 +29,11 @@ export function requestHeaderList(raw: string[], method: string, path: string, a
   const out: HeaderList = [[':authority', authority], [':path', path], [':method', method], [':scheme', scheme]];
   let connectionTokens: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
+    const name = lowerAscii(raw[i]);
     if (name.charCodeAt(0) === 58 /* : */) continue;
     if (name === 'host') continue;
     if (name === 'connection') connectionTokens = raw[i + 1].toLowerCase().split(',').map((s) => s.trim());
-    if (HOP_BY_HOP.has(name)) {
+    if (isHopByHop(name)) {
       if (name === 'te' && raw[i + 1].toLowerCase().includes('trailers')) out.push(['te', 'trailers']);
       continue;
     }
@@ -86,7 +91,7 @@ export function addForwardedHeaders(list: HeaderList, clientIp: string, proto: s
 export function responseHeaderList(status: number, headers: Record<string, string | string[] | undefined>): HeaderList {
   const out: HeaderList = [[':status', String(status)]];
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name.charCodeAt(0) === 58) continue;
+    if (isHopByHop(name) || name.charCodeAt(0) === 58) continue;
     const v = headers[name];
     if (v === undefined) continue;
     if (typeof v === 'string') out.push([name, v]);
@@ -96,33 +101,71 @@ export function responseHeaderList(status: number, headers: Record<string, strin
 }
 
 /**
- * Response headers as undici's dispatcher hands them over (alternating raw name and value
- * buffers) as a flat `[name, value, ...]` list for `writeHead`: names lower-case, hop-by-hop
- * headers removed. Latin-1 keeps every byte as it came.
+ * undici's raw header pieces (alternating name and value buffers) as latin1 strings, which keep
+ * every byte as it came. The parser hands out views of the socket chunk the head arrived in, so
+ * the whole head usually decodes in one native call and each piece is a substring of it; pieces
+ * from elsewhere (a head split across reads) decode one by one.
  */
-export function rawHeaderPairs(raw: Buffer[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    // undici's lookup returns a shared lower-case string for well-known names (no garbage).
-    const name = undiciUtil.headerNameToString(raw[i]);
-    if (HOP_BY_HOP.has(name)) continue;
-    out.push(name, raw[i + 1].toString('latin1'));
+function decodeRaw(raw: Buffer[]): string[] {
+  const n = raw.length;
+  const out = new Array<string>(n);
+  if (n === 0) return out;
+  const memory = raw[0].buffer;
+  let lo = raw[0].byteOffset;
+  let hi = lo + raw[0].length;
+  for (let i = 1; i < n; i++) {
+    const b = raw[i];
+    if (b.buffer !== memory) {
+      for (let j = 0; j < n; j++) out[j] = raw[j].toString('latin1');
+      return out;
+    }
+    if (b.byteOffset < lo) lo = b.byteOffset;
+    if (b.byteOffset + b.length > hi) hi = b.byteOffset + b.length;
+  }
+  const text = Buffer.from(memory, lo, hi - lo).toString('latin1');
+  for (let i = 0; i < n; i++) {
+    const start = raw[i].byteOffset - lo;
+    out[i] = text.substring(start, start + raw[i].length);
   }
   return out;
 }
 
-/** A flat `[name, value, ...]` list as a header list with `:status` first. */
-export function pairsToHeaderList(status: number, pairs: string[]): HeaderList {
-  const out: HeaderList = [[':status', String(status)]];
-  for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]]);
+/**
+ * Response headers as undici's dispatcher hands them over, as a flat `[name, value, ...]` list
+ * for `writeHead`: names lower-case, hop-by-hop headers removed.
+ */
+export function rawHeaderPairs(raw: Buffer[]): string[] {
+  const text = decodeRaw(raw);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += 2) {
+    const name = lowerAscii(text[i]);
+    if (!isHopByHop(name)) out.push(name, text[i + 1]);
+  }
   return out;
 }
 
-/** A header list as the flat `[name, value, ...]` form `writeHead` takes, pseudo-headers left out. */
-export function outgoingPairs(list: HeaderList): string[] {
-  const out: string[] = [];
-  for (const [k, v] of list) if (k.charCodeAt(0) !== 58) out.push(k, v);
+/** undici's raw response head as a header list with `:status` first (filtered as {@link rawHeaderPairs}). */
+export function rawHeaderList(status: number, raw: Buffer[]): HeaderList {
+  const text = decodeRaw(raw);
+  const out: HeaderList = [[':status', String(status)]];
+  for (let i = 0; i < text.length; i += 2) {
+    const name = lowerAscii(text[i]);
+    if (!isHopByHop(name)) out.push([name, text[i + 1]]);
+  }
   return out;
+}
+
+/**
+ * A header list without its pseudo-headers, in a form `writeHead` takes (Node's array of
+ * `[name, value]` entries). The usual list has only `:status` first: then it is one native slice.
+ */
+export function outgoingHeaders(list: HeaderList): HeaderList {
+  let start = 0;
+  while (start < list.length && list[start][0].charCodeAt(0) === 58) start++;
+  for (let i = start; i < list.length; i++) {
+    if (list[i][0].charCodeAt(0) === 58) return list.filter((h) => h[0].charCodeAt(0) !== 58);
+  }
+  return start ? list.slice(start) : list;
 }
 
 /** A header list (without pseudo-headers) as a Node outgoing-headers object. */

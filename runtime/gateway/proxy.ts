@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
-import { addForwardedHeaders, findHeader, isHopByHop, outgoingPairs, pairsToHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
+import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
@@ -331,11 +331,14 @@ class Exchange {
     if (status < 200) return true; // 1xx informational: not passed on
     this.resumeUpstream = resume;
     this.responded = true;
-    const pairs = rawHeaderPairs(raw);
-    if (!this.chain && !this.route?.model.responseHeaders) return this.writeResponseHead(status, pairs);
+    if (!this.chain && !this.route?.model.responseHeaders) return this.writeResponseHead(status, rawHeaderPairs(raw));
+    const list = rawHeaderList(status, raw);
     let noBody = this.method === 'HEAD' || status === 204 || status === 304;
-    for (let i = 0; i < pairs.length && !noBody; i += 2) if (pairs[i] === 'content-length') noBody = pairs[i + 1] === '0';
-    return this.upstreamHead(status, pairsToHeaderList(status, pairs), noBody);
+    if (!noBody) {
+      const cl = findHeader(list, 'content-length');
+      noBody = cl >= 0 && list[cl][1] === '0';
+    }
+    return this.upstreamHead(status, list, noBody);
   }
 
   /** undici handler: a response body chunk; false pauses the upstream. */
@@ -456,20 +459,16 @@ class Exchange {
     return this.writeResponseHead(status, r.headers ?? headers);
   }
 
-  /** Writes the response head: a header list (with `:status`) or, on the no-plugin path, undici's flat pairs. */
+  /** Writes the response head: a header list (with `:status`) or, on the path without plugins or header changes, undici's flat pairs. */
   private writeResponseHead(status: number, headers: HeaderList | string[]): boolean {
-    const mods = this.route?.model.responseHeaders;
-    let list = headers;
-    if (mods) {
-      if (typeof list[0] === 'string') list = pairsToHeaderList(status, list as string[]);
-      applyHeaderMods(list as HeaderList, mods);
+    let out: HeaderList | string[] = headers;
+    if (typeof headers[0] !== 'string') {
+      const list = headers as HeaderList;
+      const mods = this.route?.model.responseHeaders;
+      if (mods) applyHeaderMods(list, mods);
+      if (list.length && list[0][0] === ':status') status = Number(list[0][1]);
+      out = outgoingHeaders(list);
     }
-    let out: string[];
-    if (list.length && typeof list[0] !== 'string') {
-      const tuples = list as HeaderList;
-      if (tuples[0][0] === ':status') status = Number(tuples[0][1]);
-      out = outgoingPairs(tuples);
-    } else out = list as string[];
     this.status = status;
     try {
       this.res.writeHead(status, out as unknown as Record<string, string>);

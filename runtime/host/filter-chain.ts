@@ -13,7 +13,7 @@ import { WasmResult } from '../../spec/index.js';
 import type { HeaderList, LocalResponse, PhaseResult, StreamInfo } from './types.js';
 import type { Plugin } from './plugin.js';
 import type { StreamPort } from './stream-port.js';
-import { Context, FAILED, type Vm, type VmUser } from './vm.js';
+import { FAILED, type Context, type Vm, type VmUser } from './vm.js';
 
 const { OK, BAD_ARGUMENT } = WasmResult;
 const EMPTY = new Uint8Array(0);
@@ -44,8 +44,12 @@ function copyHeaders(list: HeaderList): HeaderList {
 }
 
 /** One plugin's part in one stream: its stream context in the plugin's VM (one object, not a
- * context plus a port), the StreamPort its host calls reach. */
-class Slot extends Context implements StreamPort, VmUser {
+ * context plus a port), the StreamPort its host calls reach. A Context by shape, not by
+ * inheritance: a plain class constructs faster, and one is made per plugin per stream. */
+class Slot implements Context, StreamPort, VmUser {
+  id = 0;
+  readonly stream: StreamPort;
+  readonly user: VmUser;
   vm: Vm | undefined;
   /** This slot once registered as a context of `vm`. */
   ctx: Context | undefined;
@@ -55,7 +59,6 @@ class Slot extends Context implements StreamPort, VmUser {
   private cont = 0;
 
   constructor(readonly chain: FilterChain, readonly plugin: Plugin, readonly index: number) {
-    super();
     this.stream = this;
     this.user = this;
   }
@@ -74,6 +77,7 @@ class Slot extends Context implements StreamPort, VmUser {
   continueStream(streamType: number): number {
     if (streamType !== REQUEST && streamType !== RESPONSE) return BAD_ARGUMENT;
     this.cont |= 1 << streamType;
+    this.chain.conts |= 1 << streamType;
     this.chain.kick();
     return OK;
   }
@@ -292,6 +296,8 @@ export class FilterChain {
   private closeBy: Slot | undefined;
   private pumping = false;
   private kicked = false;
+  /** Directions (bit `1 << dir`) in which some plugin may hold a continue request. @internal */
+  conts = 0;
   private finished = false;
 
   /** Creates the stream: one stream context per plugin (`proxy_on_context_create(ctx, root)`). */
@@ -663,7 +669,10 @@ export class FilterChain {
       if (slot.vm?.failure) return this.afterFailure(slot, pipe);
     }
     // A continue that found nothing stopped is spent.
-    for (let i = 0; i < n; i++) pipe.at(i).clearCont(dir);
+    if (this.conts & (1 << dir)) {
+      for (let i = 0; i < n; i++) pipe.at(i).clearCont(dir);
+      this.conts &= ~(1 << dir);
+    }
     return false;
   }
 

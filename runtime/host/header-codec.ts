@@ -6,6 +6,15 @@
 import type { HeaderList } from './types.js';
 import type { MemoryView } from './memory-view.js';
 
+/** `s` lower-cased, without a copy when it has no upper-case ASCII letter (header names usually have none). */
+export function lowerAscii(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.toLowerCase();
+  }
+  return s;
+}
+
 /** Encoded size of `list` in bytes (0 for an empty map, as hosts return). */
 export function encodedSize(list: HeaderList): number {
   const n = list.length;

@@ -7,7 +7,7 @@
 import { WasmResult, BufferType, MapType, LogLevel } from '../../spec/index.js';
 import type { Vm } from './vm.js';
 import type { HeaderList, HttpCallRequest, LocalResponse } from './types.js';
-import { encodedSize, encodeInto, decodeFrom } from './header-codec.js';
+import { encodedSize, encodeInto, decodeFrom, lowerAscii as lower } from './header-codec.js';
 import { readProperty, propertyName } from './properties.js';
 import { wasiFunctions } from './wasi.js';
 import { ABI } from '../../spec/index.js';
@@ -15,15 +15,6 @@ import { ABI } from '../../spec/index.js';
 const { OK, NOT_FOUND, BAD_ARGUMENT, INVALID_MEMORY_ACCESS, EMPTY, CAS_MISMATCH, INTERNAL_FAILURE, UNIMPLEMENTED, PARSE_FAILURE } = WasmResult;
 
 type HostFn = (...args: never[]) => number | void;
-
-/** Lower-cases a header name only when needed (names are usually lower-case already). */
-function lower(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 65 && c <= 90) return s.toLowerCase();
-  }
-  return s;
-}
 
 /** The import object for one VM: `env` plus the WASI subset under both module names. */
 export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {

@@ -187,8 +187,6 @@ export class Vm implements SharedQueueOwner {
   status = { code: 0, message: '' };
   /** Properties set on the root context. */
   readonly rootProperties = new Map<string, Uint8Array>();
-  /** Callback currently running (for failure messages). */
-  callback = '';
   nextCallId = 1;
   private nextContextId = 1;
   private ticker: { cancel(): void } | undefined;
@@ -198,7 +196,6 @@ export class Vm implements SharedQueueOwner {
     this.current = this.root;
     const imports = buildImports(this);
     const wasmModule = module.withMemoryCap(config.memoryCapBytes);
-    this.callback = 'instantiate';
     try {
       this.instance = new Wasm.Instance(wasmModule, imports);
     } catch (err) {
@@ -211,7 +208,6 @@ export class Vm implements SharedQueueOwner {
     for (const [k, name] of Object.entries(EXPORT_NAMES)) {
       if (typeof ex[name] === 'function') this.exports[k as keyof Exports] = ex[name] as Fn;
     }
-    this.callback = '';
   }
 
   /** Plugin name (for messages). */
@@ -240,9 +236,7 @@ export class Vm implements SharedQueueOwner {
   call(name: string, fn: Fn | undefined, ctx: Context, a = 0, b = 0, c = 0, d = 0): number {
     if (this.failure || !fn) return FAILED;
     const prev = this.current;
-    const prevCb = this.callback;
     this.current = ctx;
-    this.callback = name;
     let result: number;
     try {
       result = fn(ctx.id, a, b, c, d) >>> 0;
@@ -251,7 +245,6 @@ export class Vm implements SharedQueueOwner {
       return FAILED;
     } finally {
       this.current = prev;
-      this.callback = prevCb;
     }
     const mem = this.mem;
     mem.refresh();
@@ -280,14 +273,11 @@ export class Vm implements SharedQueueOwner {
     const run = (name: string, ...args: number[]): void => {
       const fn = ex[name];
       if (typeof fn !== 'function' || this.failure) return;
-      this.callback = name;
       try {
         (fn as Fn)(...args);
       } catch (err) {
         if (err instanceof ProcExitSignal && err.exitCode === 0) return;
         this.fail(toVmFailure(this.name, name, err));
-      } finally {
-        this.callback = '';
       }
     };
     if (typeof ex._initialize === 'function') {
