@@ -2,8 +2,10 @@
  * Standard proxy header handling: hop-by-hop stripping (RFC 9110 §7.6.1, plus the names that
  * `Connection` lists), `x-forwarded-*`, `x-request-id`, `via`.
  */
+import { util as undiciUtil } from 'undici';
 import type { HeaderList } from '../host/types.js';
 import { lowerAscii } from '../host/header-codec.js';
+import { SHORT_LATIN1, shortLatin1 } from '../host/memory-view.js';
 
 /** True for a (lower-case) header a proxy must not forward. By length first: a few compares, no hashing. */
 export function isHopByHop(name: string): boolean {
@@ -32,7 +34,11 @@ export function requestHeaderList(raw: string[], method: string, path: string, a
     const name = lowerAscii(raw[i]);
     if (name.charCodeAt(0) === 58 /* : */) continue;
     if (name === 'host') continue;
-    if (name === 'connection') connectionTokens = raw[i + 1].toLowerCase().split(',').map((s) => s.trim());
+    if (name === 'connection') {
+      // Usually just keep-alive or close (hop-by-hop themselves): only other names need a list.
+      const v = raw[i + 1].toLowerCase();
+      if (v !== 'keep-alive' && v !== 'close') connectionTokens = v.split(',').map((s) => s.trim());
+    }
     if (isHopByHop(name)) {
       if (name === 'te' && raw[i + 1].toLowerCase().includes('trailers')) out.push(['te', 'trailers']);
       continue;
@@ -68,16 +74,30 @@ export function removeHeader(list: HeaderList, name: string): void {
   for (let i = list.length - 1; i >= 0; i--) if (list[i][0] === name) list.splice(i, 1);
 }
 
-/** Adds the forwarding headers for a request arriving from `clientIp`. */
+/** Adds the forwarding headers for a request arriving from `clientIp` (one pass over the list to find those present). */
 export function addForwardedHeaders(list: HeaderList, clientIp: string, proto: string, authority: string, requestId: string, via: boolean, protocol: string): void {
-  const xff = findHeader(list, 'x-forwarded-for');
+  let xff = -1;
+  let v = -1;
+  let hasProto = false;
+  let hasHost = false;
+  let hasId = false;
+  for (let i = 0; i < list.length; i++) {
+    const k = list[i][0];
+    if (k.charCodeAt(0) !== 120 /* x */) {
+      if (v < 0 && k === 'via') v = i;
+      continue;
+    }
+    if (k === 'x-forwarded-for') { if (xff < 0) xff = i; }
+    else if (k === 'x-forwarded-proto') hasProto = true;
+    else if (k === 'x-forwarded-host') hasHost = true;
+    else if (k === 'x-request-id') hasId = true;
+  }
   if (xff >= 0) list[xff][1] = `${list[xff][1]}, ${clientIp}`;
   else list.push(['x-forwarded-for', clientIp]);
-  if (findHeader(list, 'x-forwarded-proto') < 0) list.push(['x-forwarded-proto', proto]);
-  if (findHeader(list, 'x-forwarded-host') < 0) list.push(['x-forwarded-host', authority]);
-  if (findHeader(list, 'x-request-id') < 0) list.push(['x-request-id', requestId]);
+  if (!hasProto) list.push(['x-forwarded-proto', proto]);
+  if (!hasHost) list.push(['x-forwarded-host', authority]);
+  if (!hasId) list.push(['x-request-id', requestId]);
   if (via) {
-    const v = findHeader(list, 'via');
     const mine = `${protocol === 'HTTP/2' ? '2' : '1.1'} higress-plugin`;
     if (v >= 0) list[v][1] = `${list[v][1]}, ${mine}`;
     else list.push(['via', mine]);
@@ -100,34 +120,9 @@ export function responseHeaderList(status: number, headers: Record<string, strin
   return out;
 }
 
-/**
- * undici's raw header pieces (alternating name and value buffers) as latin1 strings, which keep
- * every byte as it came. The parser hands out views of the socket chunk the head arrived in, so
- * the whole head usually decodes in one native call and each piece is a substring of it; pieces
- * from elsewhere (a head split across reads) decode one by one.
- */
-function decodeRaw(raw: Buffer[]): string[] {
-  const n = raw.length;
-  const out = new Array<string>(n);
-  if (n === 0) return out;
-  const memory = raw[0].buffer;
-  let lo = raw[0].byteOffset;
-  let hi = lo + raw[0].length;
-  for (let i = 1; i < n; i++) {
-    const b = raw[i];
-    if (b.buffer !== memory) {
-      for (let j = 0; j < n; j++) out[j] = raw[j].toString('latin1');
-      return out;
-    }
-    if (b.byteOffset < lo) lo = b.byteOffset;
-    if (b.byteOffset + b.length > hi) hi = b.byteOffset + b.length;
-  }
-  const text = Buffer.from(memory, lo, hi - lo).toString('latin1');
-  for (let i = 0; i < n; i++) {
-    const start = raw[i].byteOffset - lo;
-    out[i] = text.substring(start, start + raw[i].length);
-  }
-  return out;
+/** A raw header piece as a latin1 string (every byte kept as it came); short ones, most values, are built in JS. */
+function latin1(b: Buffer): string {
+  return b.length < SHORT_LATIN1 ? shortLatin1(b, 0, b.length) : b.toString('latin1');
 }
 
 /**
@@ -135,22 +130,22 @@ function decodeRaw(raw: Buffer[]): string[] {
  * for `writeHead`: names lower-case, hop-by-hop headers removed.
  */
 export function rawHeaderPairs(raw: Buffer[]): string[] {
-  const text = decodeRaw(raw);
   const out: string[] = [];
-  for (let i = 0; i < text.length; i += 2) {
-    const name = lowerAscii(text[i]);
-    if (!isHopByHop(name)) out.push(name, text[i + 1]);
+  for (let i = 0; i < raw.length; i += 2) {
+    // undici's lookup returns a shared lower-case string for well-known names (no garbage).
+    const name = undiciUtil.headerNameToString(raw[i]);
+    if (!isHopByHop(name)) out.push(name, latin1(raw[i + 1]));
   }
   return out;
 }
 
 /** undici's raw response head as a header list with `:status` first (filtered as {@link rawHeaderPairs}). */
 export function rawHeaderList(status: number, raw: Buffer[]): HeaderList {
-  const text = decodeRaw(raw);
   const out: HeaderList = [[':status', String(status)]];
-  for (let i = 0; i < text.length; i += 2) {
-    const name = lowerAscii(text[i]);
-    if (!isHopByHop(name)) out.push([name, text[i + 1]]);
+  for (let i = 0; i < raw.length; i += 2) {
+    // undici's lookup returns a shared lower-case string for well-known names (no garbage).
+    const name = undiciUtil.headerNameToString(raw[i]);
+    if (!isHopByHop(name)) out.push([name, latin1(raw[i + 1])]);
   }
   return out;
 }

@@ -494,6 +494,26 @@ export class FilterChain {
   private enqueueNow(pipe: Pipe, kind: number, headers: HeaderList | undefined, data: Uint8Array, eos: boolean): PhaseResult | Promise<PhaseResult> {
     if (this.finished) return this.terminal ?? streamFinished();
     if (this.terminal) return this.terminal;
+    // Headers arriving on a quiet stream go through the plugins directly; the usual outcome,
+    // every plugin answering Continue, is returned without a queued call or a pump round.
+    let accepted = false;
+    if (kind === HEADERS && this.quiet(pipe)) {
+      pipe.headers = copyHeaders(headers!);
+      pipe.headersEos = eos;
+      pipe.headersAt = 0;
+      this.pumping = true;
+      try {
+        this.step(pipe);
+      } finally {
+        this.pumping = false;
+      }
+      if (this.terminal) return this.terminal;
+      if (pipe.headersAt >= pipe.n && !this.local && !this.closeBy && !this.kicked) {
+        pipe.headersReported = true;
+        return { kind: 'continue', headers: pipe.headers };
+      }
+      accepted = true; // the pump goes on from where the plugins left the headers
+    }
     let call = this.spare;
     if (call) {
       this.spare = undefined;
@@ -503,7 +523,7 @@ export class FilterChain {
       call.eos = eos;
       call.result = undefined;
     } else call = new Call(kind, headers, data, eos);
-    if (pipe.push(call)) this.accept(pipe, call);
+    if (pipe.push(call) && !accepted) this.accept(pipe, call);
     this.run();
     const result = call.result;
     if (result !== undefined) {
@@ -516,6 +536,12 @@ export class FilterChain {
     }
     const pending = call;
     return new Promise<PhaseResult>((resolve) => { pending.later = resolve; });
+  }
+
+  /** Nothing queued or pending anywhere, and `pipe` has seen neither headers nor body yet. */
+  private quiet(pipe: Pipe): boolean {
+    return !this.pumping && !this.kicked && !this.local && !this.closeBy && !this.inLocalPath && pipe.headersAt < 0 &&
+      pipe.bufs === undefined && this.req.head === undefined && this.resp.head === undefined;
   }
 
   /** A settled call of this stream, free for its next phase call (see enqueueNow). */

@@ -7,8 +7,26 @@ import { BadAllocatorSignal } from './errors.js';
 import type { WasmMemory } from './wasm-api.js';
 
 const utf8Decoder = new TextDecoder('utf-8');
-/** Strings shorter than this are latin1-decoded in JS; longer ones by Buffer's native code. */
-const SHORT = 8;
+/** Strings shorter than this are latin1-decoded in JS ({@link shortLatin1}); longer ones by Buffer's native code. */
+export const SHORT_LATIN1 = 8;
+
+/**
+ * Bytes [p, p+len) of `u` as a latin1 string (one char per byte), len < {@link SHORT_LATIN1}:
+ * one `String.fromCharCode` call, cheaper than a native decode at these lengths, and unlike a
+ * concatenation loop it leaves no intermediate strings.
+ */
+export function shortLatin1(u: Uint8Array, p: number, len: number): string {
+  switch (len) {
+    case 0: return '';
+    case 1: return String.fromCharCode(u[p]!);
+    case 2: return String.fromCharCode(u[p]!, u[p + 1]!);
+    case 3: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!);
+    case 4: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!);
+    case 5: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!);
+    case 6: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!, u[p + 5]!);
+    default: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!, u[p + 5]!, u[p + 6]!);
+  }
+}
 /** Strings this long or longer are written into memory by Buffer's native code; shorter ones by a JS loop (cheaper below it). */
 const LONG_WRITE = 32;
 const utf8Encoder = new TextEncoder();
@@ -97,27 +115,9 @@ export class MemoryView {
   /** Stores a little-endian u64 (bounds checked by the caller). */
   setU64(ptr: number, v: bigint): void { this.dv.setBigUint64(ptr, v, true); }
 
-  /**
-   * Decodes [ptr, ptr+len) as latin1 (header names/values: one char per byte). Caller checked
-   * bounds. Short strings are built by one `String.fromCharCode` call (cheaper than the native
-   * call, and unlike a concatenation loop it leaves no intermediate strings); longer ones natively.
-   */
+  /** Decodes [ptr, ptr+len) as latin1 (header names/values: one char per byte): short ones in JS, longer natively. Caller checked bounds. */
   latin1(ptr: number, len: number): string {
-    if (len < SHORT) {
-      const u = this.u8;
-      const p = ptr;
-      switch (len) {
-        case 0: return '';
-        case 1: return String.fromCharCode(u[p]!);
-        case 2: return String.fromCharCode(u[p]!, u[p + 1]!);
-        case 3: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!);
-        case 4: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!);
-        case 5: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!);
-        case 6: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!, u[p + 5]!);
-        default: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!, u[p + 5]!, u[p + 6]!);
-      }
-    }
-    return this.nb.toString('latin1', ptr, ptr + len);
+    return len < SHORT_LATIN1 ? shortLatin1(this.u8, ptr, len) : this.nb.toString('latin1', ptr, ptr + len);
   }
 
   /** Decodes [ptr, ptr+len) as UTF-8. Caller checked bounds. */
