@@ -20,6 +20,22 @@ test('streaming body handler rewrites each chunk as it passes, with per-request 
   assert.equal(Buffer.from(plain.requestBodyOut).toString(), 'as is');
 });
 
+test('a stream starts with no per-request state of an earlier, finished stream (whose context the SDK reuses)', async () => {
+  const emu = await Emulator.load(wasm);
+  const first = emu.stream();
+  await first.requestHeaders(request('POST', '/', 'example.com', [['x-upper', '1']]));
+  await first.requestBody('loud', { endOfStream: true });
+  first.finish();
+  assert.equal(Buffer.from(first.requestBodyOut).toString(), 'LOUD!');
+  for (let i = 0; i < 3; i++) {
+    const next = emu.stream();
+    await next.requestHeaders(request('POST', '/'));
+    await next.requestBody('quiet', { endOfStream: true });
+    next.finish();
+    assert.equal(Buffer.from(next.requestBodyOut).toString(), 'quiet', `stream ${i + 2} saw the first stream's state`);
+  }
+});
+
 test('stream-done handler records metrics with labels folded into the name', async () => {
   const emu = await Emulator.load(wasm);
   for (const route of ['default/a', 'default/a', '']) {
