@@ -399,9 +399,11 @@ export class FilterChain {
       const ctx = slot.ctx;
       if (!vm) continue;
       if (ctx && !vm.failure) {
-        vm.call('proxy_on_done', vm.exports.done, ctx);
-        vm.call('proxy_on_log', vm.exports.log, ctx);
-        vm.call('proxy_on_delete', vm.exports.delete, ctx);
+        const ex = vm.exports;
+        // SDK plugins without a stream-done handler have neither (NO_STREAM_DONE).
+        if (ex.done) vm.call('proxy_on_done', ex.done, ctx);
+        if (ex.log) vm.call('proxy_on_log', ex.log, ctx);
+        vm.call('proxy_on_delete', ex.delete, ctx);
       }
       if (ctx) vm.contexts.delete(ctx.id);
       slot.plugin.release(vm);
