@@ -6,7 +6,8 @@
  *
  * Each case: the gateway (`--workers 0`) starts under callgrind with instrumentation off, serves
  * COST_BENCH_WARMUP requests (JIT tiers settle), then counts COST_BENCH_REQUESTS more (20
- * keep-alive connections), less the optimising compiles that still happen (see steadyCounts). With COST_BENCH_CACHE=1 callgrind also simulates the caches and the
+ * keep-alive connections), less the optimising compiles that still happen (see steadyCounts).
+ * With COST_BENCH_CACHE=1 callgrind also simulates the caches and the
  * suite reports KCachegrind's cycle estimate (Ir + 10 × L1 misses + 100 × last-level misses),
  * which shows what extra wasm code and data cost in cache misses; it runs about twice as long.
  * `node dist/test/bench/cost-bench.js` runs it standalone.
