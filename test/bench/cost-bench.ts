@@ -13,8 +13,7 @@
  * `node dist/test/bench/cost-bench.js` runs it standalone.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,7 +21,7 @@ import { Pool } from 'undici';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { freePort } from '../fixtures/free-port.js';
 import { watPlugin } from '../gateway/wat-plugins.js';
-import { BIN, CHAIN_PLUGINS, EXAMPLE_CHAIN, UPSTREAM, gatewayYaml, node, stop, waitPort, type BenchRow } from './gateway-bench.js';
+import { BIN, CHAIN_PLUGINS, EXAMPLE_CHAIN, gatewayYaml, stop, waitPort, withUpstream, type BenchRow } from './gateway-bench.js';
 
 const WARMUP = Number(process.env.COST_BENCH_WARMUP ?? 8000);
 const REQUESTS = Number(process.env.COST_BENCH_REQUESTS ?? 6000);
@@ -168,12 +167,8 @@ async function chainStreamCost(dir: string): Promise<number> {
   return ((await steadyCounts(`${outFile}.1`)).get('Ir') ?? 0) / STREAMS;
 }
 
-export async function run(): Promise<BenchRow[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'cost-bench-'));
-  const upPort = await freePort();
-  const up = node(UPSTREAM, [String(upPort)]);
-  try {
-    await waitPort(upPort);
+export function run(): Promise<BenchRow[]> {
+  return withUpstream('cost-bench-', async (dir, upPort) => {
     // Every case gets the same request (the chain's key-auth needs the key).
     const headers = { 'x-api-key': 'bench-key', 'user-agent': 'cost-bench' };
     const cases: Array<[string, string]> = [
@@ -200,10 +195,7 @@ export async function run(): Promise<BenchRow[]> {
       if (c.cycles !== undefined) rows.push({ name: `${name.replace('gateway, ', '')} / no plugin, by estimated cycles`, value: base.cycles! / c.cycles, unit: 'x' });
     }
     return rows;
-  } finally {
-    await stop(up);
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

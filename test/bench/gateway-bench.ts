@@ -378,18 +378,23 @@ export async function reloadUnderLoad(dir: string, upPort: number): Promise<Benc
   ];
 }
 
-/** Only the reload-under-load case: its own upstream and gateway. */
-export async function runReload(): Promise<BenchRow[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
+/** Runs `work` with a fresh temp dir (named by `prefix`) and the bench upstream on a free port; removes both after. */
+export async function withUpstream<T>(prefix: string, work: (dir: string, upPort: number) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
   const upPort = await freePort();
   const up = node(UPSTREAM, [String(upPort)]);
   try {
     await waitPort(upPort);
-    return await reloadUnderLoad(dir, upPort);
+    return await work(dir, upPort);
   } finally {
     await stop(up);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Only the reload-under-load case: its own upstream and gateway. */
+export function runReload(): Promise<BenchRow[]> {
+  return withUpstream('gw-bench-', reloadUnderLoad);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
