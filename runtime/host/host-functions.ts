@@ -203,7 +203,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       if (!map) return BAD_ARGUMENT;
       const mem = vm.mem;
       if (!mem.ok(keyPtr, keySize) || !mem.ok(valPtr, valSize)) return INVALID_MEMORY_ACCESS;
-      map.push([lower(mem.latin1(keyPtr, keySize)), mem.latin1(valPtr, valSize)]);
+      map.push([mem.headerName(keyPtr, keySize), mem.latin1(valPtr, valSize)]);
       return OK;
     },
     proxy_replace_header_map_value(t: number, keyPtr: number, keySize: number, valPtr: number, valSize: number): number {
@@ -212,7 +212,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       if (!map) return BAD_ARGUMENT;
       const mem = vm.mem;
       if (!mem.ok(keyPtr, keySize) || !mem.ok(valPtr, valSize)) return INVALID_MEMORY_ACCESS;
-      const key = lower(mem.latin1(keyPtr, keySize));
+      const key = mem.headerName(keyPtr, keySize);
       const value = mem.latin1(valPtr, valSize);
       let found = false;
       for (let i = 0; i < map.length; i++) {
@@ -230,7 +230,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       const map = writeMap(t);
       if (!map) return BAD_ARGUMENT;
       if (!vm.mem.ok(keyPtr, keySize)) return INVALID_MEMORY_ACCESS;
-      const key = lower(vm.mem.latin1(keyPtr, keySize));
+      const key = vm.mem.headerName(keyPtr, keySize);
       for (let i = 0; i < map.length; i++) if (map[i]![0] === key) map.splice(i--, 1);
       return OK;
     },

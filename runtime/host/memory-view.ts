@@ -4,6 +4,7 @@
  * goes through {@link MemoryView.ok} first; host functions turn a false into INVALID_MEMORY_ACCESS.
  */
 import { BadAllocatorSignal } from './errors.js';
+import { lowerAscii } from './header-codec.js';
 import type { WasmMemory } from './wasm-api.js';
 
 const utf8Decoder = new TextDecoder('utf-8');
@@ -27,6 +28,16 @@ export function shortLatin1(u: Uint8Array, p: number, len: number): string {
     default: return String.fromCharCode(u[p]!, u[p + 1]!, u[p + 2]!, u[p + 3]!, u[p + 4]!, u[p + 5]!, u[p + 6]!);
   }
 }
+/**
+ * Header names lately decoded from plugin memory, lower-case, by a hash of their bytes (shared
+ * by every VM). Plugins pass the same few names on every stream: handing back one string per
+ * name saves the decode, and a string V8 has seen as a property key before is looked up faster
+ * further on (undici, Node's header checks).
+ */
+const NAMES = new Array<string>(256).fill('');
+/** Longer names are decoded each time. */
+const NAME_CACHE_MAX = 64;
+
 /** Strings this long or longer are written into memory by Buffer's native code; shorter ones by a JS loop (cheaper below it). */
 const LONG_WRITE = 32;
 const utf8Encoder = new TextEncoder();
@@ -74,18 +85,34 @@ export class MemoryView {
   /** Index of the first pair in `list` whose name equals the bytes at [ptr, ptr+len)
    * (ASCII case-insensitive; names in lists are lower-case), or -1. Bounds already checked. */
   findName(list: Array<[string, string]>, ptr: number, len: number): number {
-    const u8 = this.u8;
-    outer: for (let i = 0, n = list.length; i < n; i++) {
-      const name = list[i]![0];
-      if (name.length !== len) continue;
-      for (let j = 0; j < len; j++) {
-        let c = u8[ptr + j]!;
-        if (c >= 65 && c <= 90) c += 32;
-        if (name.charCodeAt(j) !== c) continue outer;
-      }
-      return i;
-    }
+    for (let i = 0, n = list.length; i < n; i++) if (this.isName(list[i]![0], ptr, len)) return i;
     return -1;
+  }
+
+  /** True when the lower-case `name` equals the bytes at [ptr, ptr+len), ASCII case-insensitive. */
+  private isName(name: string, ptr: number, len: number): boolean {
+    if (name.length !== len) return false;
+    const u8 = this.u8;
+    for (let j = 0; j < len; j++) {
+      let c = u8[ptr + j]!;
+      if (c >= 65 && c <= 90) c += 32;
+      if (name.charCodeAt(j) !== c) return false;
+    }
+    return true;
+  }
+
+  /** The header name at [ptr, ptr+len), latin1 and lower-case: the same string as last time for a name seen lately. Caller checked bounds. */
+  headerName(ptr: number, len: number): string {
+    if (len > NAME_CACHE_MAX) return lowerAscii(this.latin1(ptr, len));
+    const u8 = this.u8;
+    let h = len;
+    for (let i = 0; i < len; i++) h = (Math.imul(h, 31) + (u8[ptr + i]! | 0x20)) | 0;
+    const slot = h & 255;
+    const seen = NAMES[slot]!;
+    if (this.isName(seen, ptr, len)) return seen;
+    const name = lowerAscii(this.latin1(ptr, len));
+    NAMES[slot] = name;
+    return name;
   }
 
   /** Current memory size in bytes. */

@@ -6,6 +6,8 @@ import { Emulator } from '../../runtime/emulator/index.js';
 import { WasmResult as S } from '../../spec/index.js';
 import { testPluginPath, getRequest } from './helpers.js';
 import type { HeaderList } from '../../runtime/host/types.js';
+import { MemoryView } from '../../runtime/host/memory-view.js';
+import { Wasm } from '../../runtime/host/wasm-api.js';
 
 const PROBE = testPluginPath('probe');
 
@@ -251,4 +253,16 @@ test('configuration buffers: VM and plugin configuration reach on_vm_start / on_
   const emu = await Emulator.load(PROBE, { configuration: { a: 1 }, vmConfiguration: 'vm-cfg' });
   assert.ok(emu.logs.some((l) => l.message === 'vm_start: root=1 size=6 vm_config=vm-cfg'));
   assert.ok(emu.logs.some((l) => l.message === 'configure: size=7 config={"a":1}'));
+});
+
+test('header names a plugin passes decode to themselves, lower-cased, however many share the name cache', () => {
+  const mem = new MemoryView(new Wasm.Memory({ initial: 1 }));
+  mem.refresh();
+  const names = Array.from({ length: 700 }, (_, i) => `X-Name-${i}${i % 3 ? '' : '-LONGER'}`);
+  const at = (s: string) => { mem.u8.set(Buffer.from(s, 'latin1'), 100); return mem.headerName(100, s.length); };
+  for (const round of [names, [...names].reverse(), names.map((n) => n.toLowerCase())]) {
+    for (const n of round) assert.equal(at(n), n.toLowerCase());
+  }
+  assert.equal(at(''), '');
+  assert.equal(at('Ab'.repeat(40)), 'ab'.repeat(40));
 });

@@ -14,10 +14,19 @@ class Config {
   caseSensitive: bool = true;
 }
 
+/** `s` lower-cased; itself (no copy) when it has no upper-case letter, as most URLs and headers. */
+function lower(s: string): string {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c >= 0x80) return s.toLowerCase();
+  }
+  return s;
+}
+
 function fold(list: Array<string>, caseSensitive: bool): Array<string> {
   if (caseSensitive) return list;
   const out = new Array<string>();
-  for (let i = 0; i < list.length; i++) out.push(list[i].toLowerCase());
+  for (let i = 0; i < list.length; i++) out.push(lower(list[i]));
   return out;
 }
 
@@ -54,7 +63,7 @@ function block(ctx: HttpContext, config: Config): Action {
 
 function onRequestHeaders(ctx: HttpContext, config: Config): Action {
   const path = ctx.path();
-  const url = config.caseSensitive ? path : path.toLowerCase();
+  const url = config.caseSensitive ? path : lower(path);
   if (containsAny(url, config.blockUrls)) return block(ctx, config);
   for (let i = 0; i < config.blockRegexpUrls.length; i++) if (config.blockRegexpUrls[i].test(path)) return block(ctx, config);
   if (config.blockHeaders.length) {
@@ -62,7 +71,7 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
     for (let i = 0; i < headers.length; i++) {
       const h = headers[i];
       if (h.name.startsWith(":")) continue;
-      const value = config.caseSensitive ? h.value : h.value.toLowerCase();
+      const value = config.caseSensitive ? h.value : lower(h.value);
       if (containsAny(h.name, config.blockHeaders) || containsAny(value, config.blockHeaders)) return block(ctx, config);
     }
   }
@@ -72,7 +81,7 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
 
 function onRequestBody(ctx: HttpContext, config: Config, body: ArrayBuffer): Action {
   const text = String.UTF8.decode(body);
-  if (containsAny(config.caseSensitive ? text : text.toLowerCase(), config.blockBodies)) return block(ctx, config);
+  if (containsAny(config.caseSensitive ? text : lower(text), config.blockBodies)) return block(ctx, config);
   return Action.CONTINUE;
 }
 
