@@ -163,7 +163,10 @@ class Exchange {
         this.canary = t.canary;
       }
     }
-    const headers = requestHeaderList(req.rawHeaders, method, url, this.authority, this.conn.tls ? 'https' : 'http');
+    const scheme = this.conn.tls ? 'https' : 'http';
+    const headers = requestHeaderList(req.rawHeaders, method, url, this.authority, scheme);
+    // Added before the plugins run, as Envoy's connection manager does: plugins see them.
+    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
     this.endOfStream = !hasRequestBody(req);
 
     const plugins = this.snap.pluginsFor(this.routeName, host, this.clusterName);
@@ -194,7 +197,6 @@ class Exchange {
     // A plugin may have removed what the upstream request needs (Envoy refuses such a request too).
     if (findHeader(headers, ':path') < 0 || findHeader(headers, ':method') < 0) return this.sendSimple(400, 'missing_required_header', 'missing :path or :method');
     applyRouterStage(headers, route, this.canary);
-    addForwardedHeaders(headers, this.conn.remoteAddress, this.conn.tls ? 'https' : 'http', this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
 
     this.forward(cluster, headers, !this.endOfStream && this.chain?.wantsRequestBody === true);
   }

@@ -178,6 +178,7 @@ class UpgradeExchange {
     // Envoy keeps the upgrade headers on an upgrade request (plugins see them); they are hop-by-hop otherwise.
     const upgrade = this.header('upgrade');
     if (upgrade) headers.push(['upgrade', upgrade], ['connection', 'upgrade']);
+    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, 'HTTP/1.1');
 
     const plugins = this.snap.pluginsFor(this.routeName, host, this.clusterName);
     if (plugins.length && this.snap.chainFactory) {
@@ -202,7 +203,6 @@ class UpgradeExchange {
     if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
 
     applyRouterStage(headers, route, canary);
-    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, 'HTTP/1.1');
     const pathOut = headers[findHeader(headers, ':path')]?.[1] ?? url;
     const authorityOut = headers[findHeader(headers, ':authority')]?.[1] ?? this.authority;
     const methodOut = headers[findHeader(headers, ':method')]?.[1] ?? method;

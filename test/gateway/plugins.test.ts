@@ -6,7 +6,8 @@ import { PACKAGE_ROOT } from '../../spec/index.js';
 import { configDir, echo, echoServer, fetchText, gateway, ingressToUp, QUIET, wasmPluginOnRoutes } from './helpers.js';
 import { watPlugin } from './wat-plugins.js';
 
-const HELLO = pathToFileURL(join(PACKAGE_ROOT, 'examples/hello-world/build/plugin.wasm')).href;
+const example = (name: string) => pathToFileURL(join(PACKAGE_ROOT, 'examples', name, 'build', 'plugin.wasm')).href;
+const HELLO = example('hello-world');
 type Echo = Awaited<ReturnType<typeof echoServer>>;
 let up: Echo;
 let dir: Awaited<ReturnType<typeof configDir>>;
@@ -35,7 +36,8 @@ kind: McpBridge
 metadata: { name: default, namespace: higress-system }
 spec:
   registries: [{ type: static, name: up, domain: "127.0.0.1:${up.port}" }]
-${ingress('ordered', '/ordered')}${ingress('route-a', '/a')}${ingress('route-b', '/b')}${ingress('plain', '/plain')}${ingress('close', '/close')}${ingress('open', '/open')}${ingress('reload', '/reload')}
+${ingress('ordered', '/ordered')}${ingress('route-a', '/a')}${ingress('route-b', '/b')}${ingress('plain', '/plain')}${ingress('close', '/close')}${ingress('open', '/open')}${ingress('reload', '/reload')}${ingress('xff', '/xff')}
+${wasmPluginOnRoutes({ name: 'ip-from-xff', url: example('ip-restriction'), routes: ['default/xff'], config: { ip_source_type: 'header', ip_header_name: 'x-forwarded-for', deny: ['127.0.0.1'] } })}${wasmPluginOnRoutes({ name: 'copy-request-id', url: example('transformer'), routes: ['default/xff'], config: { reqRules: [{ operate: 'map', headers: [{ fromKey: 'x-request-id', toKey: 'x-seen-id' }] }] } })}
 ${hello('stats-1000', 'STATS', 1000, 'stats')}${hello('authn-10', 'AUTHN', 10, 'authn-10')}${hello('plain-5000', 'UNSPECIFIED_PHASE', 5000, 'none')}${hello('authn-20', 'AUTHN', 20, 'authn-20')}${hello('authz-1', 'AUTHZ', 1, 'authz')}
 ---
 apiVersion: extensions.higress.io/v1alpha1
@@ -71,6 +73,17 @@ test('a WasmPlugin config applies per route, per domain, and globally otherwise'
   const plain = await echo(`${gw.url}/plain`);
   assert.equal(plain.headers['x-order'], undefined, 'plugins with only rules for other routes do not run');
   assert.equal(plain.respHeaders['x-scope'], 'global', 'response callbacks run too');
+});
+
+test('plugins see the x-forwarded-for and x-request-id the gateway adds (as Envoy adds them before its filters)', async () => {
+  // ip-restriction reads the first address in x-forwarded-for and denies 127.0.0.1.
+  assert.equal((await fetchText(`${gw.url}/xff`)).status, 403, 'no client header: the plugin sees the peer address the gateway appended');
+  assert.equal((await fetchText(`${gw.url}/xff`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).status, 200);
+  const r = await echo(`${gw.url}/xff`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+  assert.equal(r.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+  // transformer copied the generated x-request-id while the request passed it.
+  assert.match(r.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  assert.equal(r.headers['x-seen-id'], r.headers['x-request-id']);
 });
 
 test('FAIL_CLOSE answers 503 once the plugin traps; the gateway keeps serving other routes', async () => {
