@@ -9,7 +9,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/types.js';
 import {
   clusterName, DEFAULT_SETTINGS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
-  type ModelHeaderMods, type ModelListener, type ModelPlugin, type ModelRewrite, type ModelRoute, type PluginPhase,
+  type ModelHeaderMods, type ModelListener, type ModelPlugin, type ModelRedirect, type ModelRewrite, type ModelRoute, type PluginPhase,
   type UpstreamProtocol, type WeightedCluster,
 } from './config-model.js';
 import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
@@ -157,6 +157,18 @@ function ingressRewrite(ann: Obj, path: { type: ModelRoute['path']['type']; valu
   return { prefix: target };
 }
 
+/** `permanent-redirect` (301, or `permanent-redirect-code`) or `temporal-redirect` (302): every path of the Ingress answers with a redirect to that URL. */
+function ingressRedirect(ann: Obj, where: ConfigLocation): ModelRoute['direct'] {
+  const permanent = ann[`${ANN}permanent-redirect`] as string | undefined;
+  const temporal = ann[`${ANN}temporal-redirect`] as string | undefined;
+  if (permanent !== undefined) {
+    const code = Number(ann[`${ANN}permanent-redirect-code`] ?? 301);
+    if (!(code >= 300 && code <= 308)) throw new ConfigError(CONFIG_CODES.schema, `permanent-redirect-code must be a 3xx redirect status, not ${String(ann[`${ANN}permanent-redirect-code`])}`, { ...where, field: `metadata.annotations["${ANN}permanent-redirect-code"]` });
+    return { status: code, body: '', location: permanent };
+  }
+  return temporal !== undefined ? { status: 302, body: '', location: temporal } : undefined;
+}
+
 function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
   const meta = doc.metadata as Obj;
   const ann = (meta.annotations as Obj | undefined) ?? {};
@@ -166,6 +178,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const protocol = protocolOf(ann['higress.io/backend-protocol'] as string | undefined);
   const useRegex = String(ann[`${ANN}use-regex`]) === 'true' || ann[`${ANN}rewrite-target`] !== undefined && String(ann[`${ANN}rewrite-target`]).includes('$');
   const destinationAnn = ann['higress.io/destination'] as string | undefined;
+  const redirect = ingressRedirect(ann, where);
 
   const backendsOf = (backend: Obj, field: string): WeightedCluster[] => {
     const w = { ...where, field };
@@ -204,7 +217,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, source: { ...where, field },
     };
     const appRoot = ann[`${ANN}app-root`] as string | undefined;
     if (appRoot && value === '/' && type !== 'Exact') {
@@ -261,6 +274,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
       return { cluster: resolveCluster(b, host, ref.port as number | undefined, { ...where, field: `${field}.backendRefs[${j}]` }), weight: (ref.weight as number | undefined) ?? 1 };
     });
     let rewrite: ModelRewrite | undefined;
+    let redirect: ModelRedirect | undefined;
     let reqMods: ModelHeaderMods | undefined;
     let respMods: ModelHeaderMods | undefined;
     for (const [k, f] of ((rule.filters as Obj[] | undefined) ?? []).entries()) {
@@ -268,14 +282,23 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
       else if (f.type === 'ResponseHeaderModifier') respMods = headerMods(f.responseHeaderModifier as Obj);
       else if (f.type === 'URLRewrite') {
         const u = f.urlRewrite as Obj;
-        rewrite = { host: u.hostname as string | undefined };
-        const p = u.path as Obj | undefined;
-        if (p?.type === 'ReplaceFullPath') rewrite.fullPath = p.replaceFullPath as string;
-        if (p?.type === 'ReplacePrefixMatch') rewrite.prefix = p.replacePrefixMatch as string;
+        rewrite = { host: u.hostname as string | undefined, ...pathChange(u.path as Obj | undefined) };
+      } else if (f.type === 'RequestRedirect') {
+        const r = (f.requestRedirect as Obj | undefined) ?? {};
+        redirect = {
+          status: (r.statusCode as number | undefined) ?? 302,
+          scheme: r.scheme as string | undefined,
+          hostname: r.hostname as string | undefined,
+          port: r.port as number | undefined,
+          path: r.path ? pathChange(r.path as Obj) : undefined,
+        };
       } else {
-        // Ignoring a redirect or mirror would route traffic differently from what was applied.
-        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier and URLRewrite are)`, { ...where, field: `${field}.filters[${k}].type` });
+        // Ignoring a mirror would route traffic differently from what was applied.
+        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier, URLRewrite and RequestRedirect are)`, { ...where, field: `${field}.filters[${k}].type` });
       }
+    }
+    if (redirect && (rewrite || rule.backendRefs)) {
+      throw new ConfigError(CONFIG_CODES.schema, 'a rule with a RequestRedirect filter has neither a URLRewrite filter nor backendRefs (Gateway API)', { ...where, field: `${field}.filters` });
     }
     const timeout = (rule.timeouts as Obj | undefined)?.request as string | undefined;
     const matches = (rule.matches as Obj[] | undefined)?.length ? (rule.matches as Obj[]) : [{}];
@@ -288,13 +311,20 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
         method: m.method as string | undefined,
         headers: ((m.headers as Obj[] | undefined) ?? []).map((h) => ({ name: String(h.name).toLowerCase(), type: (h.type as 'Exact' | undefined) ?? 'Exact', value: String(h.value) })),
         query: ((m.queryParams as Obj[] | undefined) ?? []).map((q) => ({ name: String(q.name), type: (q.type as 'Exact' | undefined) ?? 'Exact', value: String(q.value) })),
-        backends, rewrite, requestHeaders: reqMods, responseHeaders: respMods,
+        backends, rewrite, redirect, requestHeaders: reqMods, responseHeaders: respMods,
         timeoutMs: timeout ? parseDuration(timeout) : undefined,
-        direct: backends.length ? undefined : { status: 500, body: 'no backend' },
+        direct: backends.length || redirect ? undefined : { status: 500, body: 'no backend' },
         source: { ...where, field: `${field}.matches[${j}]` },
       });
     });
   });
+}
+
+/** A URLRewrite's or RequestRedirect's `path`: `ReplaceFullPath` or `ReplacePrefixMatch`. */
+function pathChange(p: Obj | undefined): ModelRewrite {
+  if (p?.type === 'ReplaceFullPath') return { fullPath: p.replaceFullPath as string };
+  if (p?.type === 'ReplacePrefixMatch') return { prefix: p.replacePrefixMatch as string };
+  return {};
 }
 
 function parseDuration(s: string): number {

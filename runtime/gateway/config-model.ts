@@ -86,7 +86,20 @@ export interface ModelRoute {
   timeoutMs?: number;
   /** Fixed response instead of proxying (native `direct`), e.g. for health routes. */
   direct?: { status: number; body: string; location?: string };
+  /** A redirect built from each request instead of proxying (HTTPRoute `RequestRedirect`). */
+  redirect?: ModelRedirect;
   source?: ConfigLocation;
+}
+
+/** HTTPRoute `RequestRedirect`: what replaces the request's scheme, host, port and path in `Location`. */
+export interface ModelRedirect {
+  /** 301, 302 (the default), 303, 307 or 308. */
+  status: number;
+  scheme?: string;
+  hostname?: string;
+  port?: number;
+  /** `fullPath` or `prefix` (the matched path prefix replaced), as URLRewrite's; the query is kept. */
+  path?: ModelRewrite;
 }
 
 export type PluginPhase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';

@@ -14,7 +14,7 @@ import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
 import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
-import { applyHeaderMods, applyRouterStage } from './router-stage.js';
+import { applyHeaderMods, applyRouterStage, redirectLocation } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
 import { newRequestId } from './request-id.js';
@@ -157,7 +157,7 @@ class Exchange {
     this.route = route;
     if (route) {
       this.routeName = route.model.name;
-      if (!route.model.direct) {
+      if (route.model.backends.length) {
         const t = chooseCluster(route, this.header);
         this.clusterName = t.cluster;
         this.canary = t.canary;
@@ -191,6 +191,10 @@ class Exchange {
     const route = this.route;
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
     if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
+    if (route.model.redirect) {
+      const location = redirectLocation(headers, route, this.conn.tls ? 'https' : 'http', this.conn.localPort);
+      return this.sendSimple(route.model.redirect.status, 'direct_response', '', { location });
+    }
     const cluster = this.snap.clusters.get(this.clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
 

@@ -6,7 +6,7 @@
 import type { HeaderList } from '../host/types.js';
 import type { ModelHeaderMods } from './config-model.js';
 import { findHeader, removeHeader, setHeader } from './proxy-headers.js';
-import { rewritePath, type CompiledRoute } from './router.js';
+import { hostOf, replacePath, rewritePath, type CompiledRoute } from './router.js';
 
 /** Applies header modifiers in Gateway API order: remove, set, add. Missing `mods` = no change. */
 export function applyHeaderMods(list: HeaderList, mods: ModelHeaderMods | undefined): void {
@@ -14,6 +14,26 @@ export function applyHeaderMods(list: HeaderList, mods: ModelHeaderMods | undefi
   if (mods.remove) for (const n of mods.remove) removeHeader(list, n);
   if (mods.set) for (const [k, v] of mods.set) setHeader(list, k, v);
   if (mods.add) for (const [k, v] of mods.add) list.push([k, v]);
+}
+
+/**
+ * The `Location` of the route's RequestRedirect for a request as the plugins left it, by the
+ * Gateway API rules: what the redirect leaves unset comes from the request; without a port, a
+ * redirect that sets the scheme uses that scheme's port, else the listener's; the port is left
+ * out when it is the scheme's default.
+ */
+export function redirectLocation(headers: HeaderList, route: CompiledRoute, scheme: string, listenerPort: number): string {
+  const rd = route.model.redirect!;
+  const pIdx = findHeader(headers, ':path');
+  const pathAndQuery = pIdx >= 0 ? headers[pIdx][1] : '/';
+  const qi = pathAndQuery.indexOf('?');
+  const path = rd.path ? replacePath(route, rd.path, pathAndQuery, qi < 0 ? pathAndQuery : pathAndQuery.slice(0, qi)) : pathAndQuery;
+  const aIdx = findHeader(headers, ':authority');
+  const host = rd.hostname ?? hostOf(aIdx >= 0 ? headers[aIdx][1] : '');
+  const outScheme = rd.scheme ?? scheme;
+  const port = rd.port ?? (rd.scheme ? undefined : listenerPort);
+  const shown = port === undefined || port === (outScheme === 'https' ? 443 : 80) ? '' : `:${port}`;
+  return `${outScheme}://${host}${shown}${path}`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * method, headers and query parameters, in Gateway API precedence order. Compiled once per
  * snapshot; `match` allocates nothing on the common path.
  */
-import type { ModelCanary, ModelHeaderMatch, ModelRoute, WeightedCluster } from './config-model.js';
+import type { ModelCanary, ModelHeaderMatch, ModelRewrite, ModelRoute, WeightedCluster } from './config-model.js';
 
 /** A route compiled for matching. */
 export interface CompiledRoute {
@@ -194,13 +194,19 @@ export function chooseCluster(r: CompiledRoute, header: HeaderGetter): RouteTarg
 export function rewritePath(r: CompiledRoute, canary: boolean, pathAndQuery: string, path: string): string {
   const rw = canary && r.model.canary?.rewrite ? r.model.canary.rewrite : r.model.rewrite;
   if (!rw) return pathAndQuery;
-  const query = pathAndQuery.length > path.length ? pathAndQuery.slice(path.length) : '';
-  if (rw.fullPath !== undefined) return rw.fullPath + query;
   if (rw.regex) {
+    const query = pathAndQuery.length > path.length ? pathAndQuery.slice(path.length) : '';
     const re = canary && r.model.canary?.rewrite ? new RegExp(rw.regex.pattern) : r.rewriteRegex!;
     const out = path.replace(re, rw.regex.substitution);
     return (out || '/') + query;
   }
+  return replacePath(r, rw, pathAndQuery, path);
+}
+
+/** A path (with query) with `rw`'s full path or prefix replacement (the prefix is the route's matched one); the query is kept. */
+export function replacePath(r: CompiledRoute, rw: ModelRewrite, pathAndQuery: string, path: string): string {
+  const query = pathAndQuery.length > path.length ? pathAndQuery.slice(path.length) : '';
+  if (rw.fullPath !== undefined) return rw.fullPath + query;
   if (rw.prefix !== undefined) {
     const prefix = r.model.path.type === 'Prefix' ? r.model.path.value : '';
     let rest = path.slice(prefix.length);

@@ -15,7 +15,7 @@ import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import { addForwardedHeaders, findHeader, isHopByHop, requestHeaderList } from './proxy-headers.js';
 import type { ConnInfo, ProxyContext } from './proxy.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
-import { applyHeaderMods, applyRouterStage } from './router-stage.js';
+import { applyHeaderMods, applyRouterStage, redirectLocation } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
@@ -167,7 +167,7 @@ class UpgradeExchange {
     let canary = false;
     if (route) {
       this.routeName = route.model.name;
-      if (!route.model.direct) {
+      if (route.model.backends.length) {
         const t = chooseCluster(route, this.header);
         this.clusterName = t.cluster;
         canary = t.canary;
@@ -197,6 +197,9 @@ class UpgradeExchange {
 
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
     if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
+    if (route.model.redirect) {
+      return this.sendSimple(route.model.redirect.status, 'direct_response', '', { location: redirectLocation(headers, route, scheme, this.conn.localPort) });
+    }
     const cluster = this.snap.clusters.get(this.clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
     const ep = cluster.pick();

@@ -100,7 +100,11 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('name: new,', 'name: regex,').replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/use-regex: "true",').replace('path: /new, pathType: Prefix', 'path: "/new/(unclosed", pathType: ImplementationSpecific')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
   },
   {
-    name: 'an HTTPRoute filter the gateway cannot apply (RequestRedirect)', code: 'GW_CONFIG_SCHEMA', mentions: [/filter type "RequestRedirect" is not supported/, /HTTPRoute default\/redirect/, /spec\.rules\[0\]\.filters\[0\]\.type/],
+    name: 'an HTTPRoute filter the gateway cannot apply (RequestMirror)', code: 'GW_CONFIG_SCHEMA', mentions: [/filter type "RequestMirror" is not supported/, /HTTPRoute default\/mirror/, /spec\.rules\[0\]\.filters\[0\]\.type/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: mirror, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: up.svc } } }]\n      backendRefs: [{ name: up.svc }]\n` }),
+  },
+  {
+    name: 'an HTTPRoute rule with both a RequestRedirect and backendRefs', code: 'GW_CONFIG_SCHEMA', mentions: [/RequestRedirect filter has neither a URLRewrite filter nor backendRefs/, /HTTPRoute default\/redirect/, /spec\.rules\[0\]\.filters/],
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: redirect, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestRedirect, requestRedirect: { scheme: https } }]\n      backendRefs: [{ name: up.svc }]\n` }),
   },
   {

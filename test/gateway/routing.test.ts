@@ -52,6 +52,9 @@ spec:
     ingress('rewrite-regex', 'rx.com', '/v1(/|$)(.*)', 'ImplementationSpecific', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/api/$2', 'nginx.ingress.kubernetes.io/use-regex': 'true' }),
     ingress('split', 'split.com', '/', 'Prefix', '75% svc-a.static:80\\n25% svc-b.static:80'),
     ingress('app-root', 'root.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/app-root': '/app/' }),
+    ingress('moved', 'moved.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/home' }),
+    ingress('moved-308', 'moved.com', '/keep', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/keep', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '308' }),
+    ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'https://other.example.com/' }),
   ].join(''));
   await dir.write('route.yaml', `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -87,6 +90,21 @@ spec:
       backendRefs:
         - { name: svc-a.static, port: 80, weight: 1 }
         - { name: svc-b.static, port: 80, weight: 1 }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: redirects, namespace: prod }
+spec:
+  hostnames: [redirect.example.com]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /secure } }]
+      filters: [{ type: RequestRedirect, requestRedirect: { scheme: https, statusCode: 301 } }]
+    - matches: [{ path: { type: PathPrefix, value: /old } }]
+      filters: [{ type: RequestRedirect, requestRedirect: { hostname: new.example.com, path: { type: ReplacePrefixMatch, replacePrefixMatch: /new } } }]
+    - matches: [{ path: { type: Exact, value: /login } }]
+      filters: [{ type: RequestRedirect, requestRedirect: { scheme: https, port: 8443, path: { type: ReplaceFullPath, replaceFullPath: /auth/login } } }]
+    - matches: [{ path: { type: PathPrefix, value: / } }]
+      backendRefs: [{ name: svc-a.static, port: 80 }]
 `);
   await dir.write('settings.yaml', QUIET);
   gw = await gateway([dir.dir]);
@@ -108,6 +126,33 @@ test('routes by host and path prefix, longest prefix first, element-wise', async
 test('exact paths match only themselves and reach a dns registry service', async () => {
   assert.equal((await echo(`${gw.url}/exact`, { headers: { host: 'shop.example.com' } })).name, 'c');
   assert.equal((await echo(`${gw.url}/exact/more`, { headers: { host: 'shop.example.com' } })).name, 'a');
+});
+
+test('HTTPRoute RequestRedirect answers with a Location built from the request, by the Gateway API rules', async () => {
+  const h = { host: 'redirect.example.com:8080' };
+  const port = new URL(gw.url).port;
+  let r = await fetchText(`${gw.url}/secure/a?x=1`, { headers: h });
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, 'https://redirect.example.com/secure/a?x=1', 'a new scheme without a port: its default port, left out');
+  r = await fetchText(`${gw.url}/old/page?y=2`, { headers: h });
+  assert.equal(r.status, 302, 'statusCode defaults to 302');
+  assert.equal(r.headers.location, `http://new.example.com:${port}/new/page?y=2`, 'same scheme: the listener port; the matched prefix replaced');
+  r = await fetchText(`${gw.url}/login?next=%2F`, { headers: h });
+  assert.equal(r.headers.location, 'https://redirect.example.com:8443/auth/login?next=%2F');
+  assert.equal((await echo(`${gw.url}/other`, { headers: h })).name, 'a', 'the other rules still proxy');
+});
+
+test('Ingress permanent-redirect and temporal-redirect answer every path with that URL', async () => {
+  let r = await fetchText(`${gw.url}/any/path`, { headers: { host: 'moved.com' } });
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, 'https://new.example.com/home');
+  assert.equal(r.headers['x-gateway-detail'], undefined);
+  r = await fetchText(`${gw.url}/keep/x`, { headers: { host: 'moved.com' } });
+  assert.equal(r.status, 308, 'permanent-redirect-code');
+  assert.equal(r.headers.location, 'https://new.example.com/keep');
+  r = await fetchText(`${gw.url}/`, { headers: { host: 'away.com' } });
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.location, 'https://other.example.com/');
 });
 
 test('wildcard hosts match subdomains; unknown hosts get 404', async () => {
