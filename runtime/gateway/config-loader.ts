@@ -35,6 +35,26 @@ export interface LoadOptions {
 type Obj = Record<string, unknown>;
 const ANN = 'nginx.ingress.kubernetes.io/';
 
+/** An Ingress's annotations by short name. Higress reads `nginx.ingress.kubernetes.io/<name>` and
+ * `higress.io/<name>` alike; when both are set, the nginx one wins. */
+interface Annotations {
+  get(name: string): string | undefined;
+  /** The field path of an annotation, for errors. */
+  field(name: string): string;
+}
+
+function annotationsOf(meta: Obj): Annotations {
+  const raw = (meta.annotations as Obj | undefined) ?? {};
+  const keys = new Map<string, string>();
+  for (const prefix of ['higress.io/', ANN]) {
+    for (const k of Object.keys(raw)) if (k.startsWith(prefix)) keys.set(k.slice(prefix.length), k);
+  }
+  return {
+    get: (name) => { const k = keys.get(name); return k === undefined || raw[k] == null ? undefined : String(raw[k]); },
+    field: (name) => `metadata.annotations["${keys.get(name) ?? ANN + name}"]`,
+  };
+}
+
 function ns(meta: Obj): string {
   return (meta.namespace as string | undefined) || 'default';
 }
@@ -147,23 +167,23 @@ function parseDestinations(b: Builder, text: string, where: ConfigLocation, prot
 interface IngressPath {
   key: string;
   route: ModelRoute;
-  canary?: { ann: Obj; backends: WeightedCluster[]; rewrite?: ModelRewrite; where: ConfigLocation };
+  canary?: { ann: Annotations; backends: WeightedCluster[]; rewrite?: ModelRewrite; where: ConfigLocation };
 }
 
-function ingressRewrite(ann: Obj, path: { type: ModelRoute['path']['type']; value: string }): ModelRewrite | undefined {
-  const target = ann[`${ANN}rewrite-target`] as string | undefined;
+function ingressRewrite(ann: Annotations, path: { type: ModelRoute['path']['type']; value: string }): ModelRewrite | undefined {
+  const target = ann.get('rewrite-target');
   if (target === undefined) return undefined;
   if (path.type === 'RegularExpression') return { regex: { pattern: `^(?:${path.value})`, substitution: target } };
   return { prefix: target };
 }
 
 /** `permanent-redirect` (301, or `permanent-redirect-code`) or `temporal-redirect` (302): every path of the Ingress answers with a redirect to that URL. */
-function ingressRedirect(ann: Obj, where: ConfigLocation): ModelRoute['direct'] {
-  const permanent = ann[`${ANN}permanent-redirect`] as string | undefined;
-  const temporal = ann[`${ANN}temporal-redirect`] as string | undefined;
+function ingressRedirect(ann: Annotations, where: ConfigLocation): ModelRoute['direct'] {
+  const permanent = ann.get('permanent-redirect');
+  const temporal = ann.get('temporal-redirect');
   if (permanent !== undefined) {
-    const code = Number(ann[`${ANN}permanent-redirect-code`] ?? 301);
-    if (!(code >= 300 && code <= 308)) throw new ConfigError(CONFIG_CODES.schema, `permanent-redirect-code must be a 3xx redirect status, not ${String(ann[`${ANN}permanent-redirect-code`])}`, { ...where, field: `metadata.annotations["${ANN}permanent-redirect-code"]` });
+    const code = Number(ann.get('permanent-redirect-code') ?? 301);
+    if (!(code >= 300 && code <= 308)) throw new ConfigError(CONFIG_CODES.schema, `permanent-redirect-code must be a 3xx redirect status, not ${ann.get('permanent-redirect-code')}`, { ...where, field: ann.field('permanent-redirect-code') });
     return { status: code, body: '', location: permanent };
   }
   return temporal !== undefined ? { status: 302, body: '', location: temporal } : undefined;
@@ -171,13 +191,13 @@ function ingressRedirect(ann: Obj, where: ConfigLocation): ModelRoute['direct'] 
 
 function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
   const meta = doc.metadata as Obj;
-  const ann = (meta.annotations as Obj | undefined) ?? {};
+  const ann = annotationsOf(meta);
   const name = `${ns(meta)}/${meta.name as string}`;
   const spec = doc.spec as Obj;
-  const isCanary = String(ann[`${ANN}canary`]) === 'true';
-  const protocol = protocolOf(ann['higress.io/backend-protocol'] as string | undefined);
-  const useRegex = String(ann[`${ANN}use-regex`]) === 'true' || ann[`${ANN}rewrite-target`] !== undefined && String(ann[`${ANN}rewrite-target`]).includes('$');
-  const destinationAnn = ann['higress.io/destination'] as string | undefined;
+  const isCanary = ann.get('canary') === 'true';
+  const protocol = protocolOf(ann.get('backend-protocol'));
+  const useRegex = ann.get('use-regex') === 'true' || (ann.get('rewrite-target') ?? '').includes('$');
+  const destinationAnn = ann.get('destination');
   const redirect = ingressRedirect(ann, where);
 
   const backendsOf = (backend: Obj, field: string): WeightedCluster[] => {
@@ -186,7 +206,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
       const r = backend.resource as Obj;
       if (r.kind !== 'McpBridge') throw new ConfigError(CONFIG_CODES.reference, `backend resource kind ${String(r.kind)} is not supported (McpBridge is)`, w);
       if (!destinationAnn) throw new ConfigError(CONFIG_CODES.reference, 'a McpBridge backend needs the higress.io/destination annotation', { ...where, field: 'metadata.annotations' });
-      return parseDestinations(b, destinationAnn, { ...where, field: 'metadata.annotations["higress.io/destination"]' }, protocol);
+      return parseDestinations(b, destinationAnn, { ...where, field: ann.field('destination') }, protocol);
     }
     const svc = backend.service as Obj;
     const port = (svc.port as Obj).number as number | undefined;
@@ -219,7 +239,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     const route: ModelRoute = {
       name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, source: { ...where, field },
     };
-    const appRoot = ann[`${ANN}app-root`] as string | undefined;
+    const appRoot = ann.get('app-root');
     if (appRoot && value === '/' && type !== 'Exact') {
       b.routes.push({ name, hosts: route.hosts, path: { type: 'Exact', value: '/' }, headers: [], query: [], backends: [], direct: { status: 302, body: '', location: appRoot }, source: route.source });
     }
@@ -240,14 +260,15 @@ function applyCanaries(paths: Map<string, IngressPath>, canaries: IngressPath[])
     if (!primary) throw new ConfigError(CONFIG_CODES.reference, 'canary Ingress has no primary Ingress with the same host and path', cn.where);
     const ann = cn.ann;
     const canary: ModelCanary = {
-      header: (ann[`${ANN}canary-by-header`] as string | undefined)?.toLowerCase(),
-      headerValue: ann[`${ANN}canary-by-header-value`] as string | undefined,
-      headerPattern: ann[`${ANN}canary-by-header-pattern`] as string | undefined,
-      weight: Number(ann[`${ANN}canary-weight`] ?? 0),
+      header: ann.get('canary-by-header')?.toLowerCase(),
+      headerValue: ann.get('canary-by-header-value'),
+      headerPattern: ann.get('canary-by-header-pattern'),
+      cookie: ann.get('canary-by-cookie'),
+      weight: Number(ann.get('canary-weight') ?? 0),
       backends: cn.backends,
       rewrite: cn.rewrite,
     };
-    const total = Number(ann[`${ANN}canary-weight-total`] ?? 100);
+    const total = Number(ann.get('canary-weight-total') ?? 100);
     canary.weight = (canary.weight / total) * 100;
     primary.route.canary = canary;
   }

@@ -62,6 +62,8 @@ export interface ModelCanary {
   header?: string;
   headerValue?: string;
   headerPattern?: string;
+  /** Cookie deciding the canary (after the header): `always` → canary, `never` → primary. */
+  cookie?: string;
   /** Percent (0–100) of the remaining traffic sent to the canary. */
   weight: number;
   backends: WeightedCluster[];

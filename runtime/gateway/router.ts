@@ -168,7 +168,20 @@ function pickWeighted(list: WeightedCluster[], total: number): string {
 /** The backend chosen for one request (canary decided here). */
 export interface RouteTarget { cluster: string; canary: boolean }
 
-/** Chooses the cluster: canary header first (`always`/`never`/value/pattern), then canary weight, then the weighted backends. */
+/** The value of cookie `name` in a Cookie header, or undefined. */
+export function cookieValue(cookies: string | undefined, name: string): string | undefined {
+  if (!cookies) return undefined;
+  for (const part of cookies.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+const toCanary = (r: CompiledRoute): RouteTarget => ({ cluster: pickWeighted(r.model.canary!.backends, r.canaryTotalWeight), canary: true });
+const toPrimary = (r: CompiledRoute): RouteTarget => ({ cluster: pickWeighted(r.model.backends, r.totalWeight), canary: false });
+
+/** Chooses the cluster: canary header first (`always`/`never`/value/pattern), then canary cookie (`always`/`never`), then canary weight, then the weighted backends. */
 export function chooseCluster(r: CompiledRoute, header: HeaderGetter): RouteTarget {
   const c: ModelCanary | undefined = r.model.canary;
   if (c) {
@@ -176,18 +189,19 @@ export function chooseCluster(r: CompiledRoute, header: HeaderGetter): RouteTarg
       const v = header(c.header);
       if (v !== undefined) {
         if (c.headerValue !== undefined || r.canaryPattern) {
-          if ((c.headerValue !== undefined && v === c.headerValue) || (r.canaryPattern && r.canaryPattern.test(v))) {
-            return { cluster: pickWeighted(c.backends, r.canaryTotalWeight), canary: true };
-          }
-        } else if (v === 'always') return { cluster: pickWeighted(c.backends, r.canaryTotalWeight), canary: true };
-        else if (v === 'never') return { cluster: pickWeighted(r.model.backends, r.totalWeight), canary: false };
+          if ((c.headerValue !== undefined && v === c.headerValue) || (r.canaryPattern && r.canaryPattern.test(v))) return toCanary(r);
+        } else if (v === 'always') return toCanary(r);
+        else if (v === 'never') return toPrimary(r);
       }
     }
-    if (c.weight > 0 && Math.random() * 100 < c.weight) {
-      return { cluster: pickWeighted(c.backends, r.canaryTotalWeight), canary: true };
+    if (c.cookie) {
+      const v = cookieValue(header('cookie'), c.cookie);
+      if (v === 'always') return toCanary(r);
+      if (v === 'never') return toPrimary(r);
     }
+    if (c.weight > 0 && Math.random() * 100 < c.weight) return toCanary(r);
   }
-  return { cluster: pickWeighted(r.model.backends, r.totalWeight), canary: false };
+  return toPrimary(r);
 }
 
 /** Applies the route's (or canary's) rewrite to a path (with query); returns the new path. */

@@ -47,6 +47,10 @@ spec:
     ingress('canary-main', 'canary.com', '/', 'Prefix', 'svc-a.static:80'),
     ingress('canary-hdr', 'canary.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-canary', 'nginx.ingress.kubernetes.io/canary-weight': '30' }),
     ingress('value-main', 'value.com', '/', 'Prefix', 'svc-a.static:80'),
+    ingress('cookie-main', 'cookie.com', '/', 'Prefix', 'svc-a.static:80'),
+    ingress('cookie-canary', 'cookie.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta', 'nginx.ingress.kubernetes.io/canary-weight': '100' }),
+    ingress('hi-main', 'hi.com', '/', 'Prefix', 'svc-a.static:80'),
+    ingress('hi-canary', 'hi.com', '/', 'Prefix', 'svc-b.static:80', { 'higress.io/canary': 'true', 'higress.io/canary-by-header': 'x-hi' }),
     ingress('value-canary', 'value.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-user', 'nginx.ingress.kubernetes.io/canary-by-header-value': 'beta' }),
     ingress('rewrite', 'rw.com', '/app', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/' }),
     ingress('rewrite-regex', 'rx.com', '/v1(/|$)(.*)', 'ImplementationSpecific', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/api/$2', 'nginx.ingress.kubernetes.io/use-regex': 'true' }),
@@ -183,6 +187,19 @@ test('canary by header: always, never, and weight for the rest', async () => {
   const n = 200;
   for (let i = 0; i < n; i++) if ((await echo(`${gw.url}/`, { headers: h })).name === 'b') canary++;
   assert.ok(canary > n * 0.15 && canary < n * 0.45, `30% canary weight, got ${canary}/${n}`);
+});
+
+test('canary by cookie: always and never decide before the weight', async () => {
+  const h = { host: 'cookie.com' };
+  assert.equal((await echo(`${gw.url}/`, { headers: { ...h, cookie: 'session=1; beta=never' } })).name, 'a', 'never beats a 100% weight');
+  assert.equal((await echo(`${gw.url}/`, { headers: { ...h, cookie: 'beta=always' } })).name, 'b');
+  assert.equal((await echo(`${gw.url}/`, { headers: { ...h, cookie: 'beta=maybe' } })).name, 'b', 'another value: the weight decides');
+});
+
+test('annotations with the higress.io/ prefix mean the same as nginx.ingress.kubernetes.io/ ones', async () => {
+  const h = { host: 'hi.com' };
+  assert.equal((await echo(`${gw.url}/`, { headers: { ...h, 'x-hi': 'always' } })).name, 'b');
+  assert.equal((await echo(`${gw.url}/`, { headers: h })).name, 'a');
 });
 
 test('canary by header value sends only that value to the canary', async () => {
