@@ -9,7 +9,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/types.js';
 import {
   clusterName, DEFAULT_SETTINGS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
-  type ModelHeaderMods, type ModelListener, type ModelPlugin, type ModelRedirect, type ModelRewrite, type ModelRoute, type PluginPhase,
+  type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelRedirect, type ModelRewrite, type ModelRoute, type PluginPhase,
   type UpstreamProtocol, type WeightedCluster,
 } from './config-model.js';
 import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
@@ -189,6 +189,21 @@ function ingressRedirect(ann: Annotations, where: ConfigLocation): ModelRoute['d
   return temporal !== undefined ? { status: 302, body: '', location: temporal } : undefined;
 }
 
+/** `enable-cors: "true"` and the `cors-*` annotations, with ingress-nginx's defaults. */
+function ingressCors(ann: Annotations, where: ConfigLocation): ModelCors | undefined {
+  if (ann.get('enable-cors') !== 'true') return undefined;
+  const maxAge = Number(ann.get('cors-max-age') ?? 1728000);
+  if (!Number.isInteger(maxAge) || maxAge < 0) throw new ConfigError(CONFIG_CODES.schema, `cors-max-age must be a number of seconds, not ${ann.get('cors-max-age')}`, { ...where, field: ann.field('cors-max-age') });
+  return {
+    allowOrigins: (ann.get('cors-allow-origin') ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
+    allowMethods: ann.get('cors-allow-methods') ?? 'GET, PUT, POST, DELETE, PATCH, OPTIONS',
+    allowHeaders: ann.get('cors-allow-headers') ?? 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+    exposeHeaders: ann.get('cors-expose-headers') ?? '',
+    allowCredentials: (ann.get('cors-allow-credentials') ?? 'true') === 'true',
+    maxAgeSeconds: maxAge,
+  };
+}
+
 function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
   const meta = doc.metadata as Obj;
   const ann = annotationsOf(meta);
@@ -199,6 +214,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const useRegex = ann.get('use-regex') === 'true' || (ann.get('rewrite-target') ?? '').includes('$');
   const destinationAnn = ann.get('destination');
   const redirect = ingressRedirect(ann, where);
+  const cors = ingressCors(ann, where);
 
   const backendsOf = (backend: Obj, field: string): WeightedCluster[] => {
     const w = { ...where, field };
@@ -237,7 +253,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, cors, source: { ...where, field },
     };
     const appRoot = ann.get('app-root');
     if (appRoot && value === '/' && type !== 'Exact') {

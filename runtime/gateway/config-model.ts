@@ -90,7 +90,20 @@ export interface ModelRoute {
   direct?: { status: number; body: string; location?: string };
   /** A redirect built from each request instead of proxying (HTTPRoute `RequestRedirect`). */
   redirect?: ModelRedirect;
+  /** CORS (Ingress `enable-cors`). */
+  cors?: ModelCors;
   source?: ConfigLocation;
+}
+
+/** A route's CORS policy, with ingress-nginx's defaults filled in by the loader. */
+export interface ModelCors {
+  /** Allowed origins: `*`, exact origins, or `scheme://*.domain` for its subdomains. */
+  allowOrigins: string[];
+  allowMethods: string;
+  allowHeaders: string;
+  exposeHeaders: string;
+  allowCredentials: boolean;
+  maxAgeSeconds: number;
 }
 
 /** HTTPRoute `RequestRedirect`: what replaces the request's scheme, host, port and path in `Location`. */

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
-import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, toHeaderObject } from './proxy-headers.js';
+import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage, redirectLocation } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
@@ -124,6 +124,8 @@ class Exchange {
   /** The plugins already saw the response body's end (with its last chunk). */
   private bodyEnded = false;
   private method = 'GET';
+  /** The route's CORS headers for this request's (allowed) origin, set on whatever answers it. */
+  private corsHeaders?: Array<[string, string]>;
   private done = false;
   private detail?: string;
   private readonly protocol: string;
@@ -164,6 +166,18 @@ class Exchange {
       }
     }
     const scheme = this.conn.tls ? 'https' : 'http';
+    const cors = route?.cors;
+    if (cors) {
+      const origin = this.header('origin');
+      if (origin !== undefined && cors.allows(origin)) {
+        // Envoy's CORS filter runs ahead of the plugins: it answers an allowed preflight itself.
+        if (method === 'OPTIONS' && this.header('access-control-request-method') !== undefined) {
+          this.corsHeaders = cors.preflightHeaders(origin);
+          return this.sendSimple(200, 'cors_preflight', '', {});
+        }
+        this.corsHeaders = cors.responseHeaders(origin);
+      }
+    }
     const headers = requestHeaderList(req.rawHeaders, method, url, this.authority, scheme);
     // Added before the plugins run, as Envoy's connection manager does: plugins see them.
     addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
@@ -337,7 +351,7 @@ class Exchange {
     if (status < 200) return true; // 1xx informational: not passed on
     this.resumeUpstream = resume;
     this.responded = true;
-    if (!this.chain && !this.route?.model.responseHeaders) return this.writeResponseHead(status, rawHeaderPairs(raw));
+    if (!this.chain && !this.route?.model.responseHeaders && !this.corsHeaders) return this.writeResponseHead(status, rawHeaderPairs(raw));
     const list = rawHeaderList(status, raw);
     let noBody = this.method === 'HEAD' || status === 204 || status === 304;
     if (!noBody) {
@@ -472,6 +486,7 @@ class Exchange {
       const list = headers as HeaderList;
       const mods = this.route?.model.responseHeaders;
       if (mods) applyHeaderMods(list, mods);
+      if (this.corsHeaders) for (const [k, v] of this.corsHeaders) setHeader(list, k, v);
       if (list.length && list[0][0] === ':status') status = Number(list[0][1]);
       out = outgoingHeaders(list);
     }
@@ -584,6 +599,7 @@ class Exchange {
     if (lr.grpcStatus >= 0) h['grpc-status'] = String(lr.grpcStatus);
     h['content-length'] = String(lr.body.length);
     if (!('x-request-id' in h)) h['x-request-id'] = this.requestId;
+    if (this.corsHeaders) for (const [k, v] of this.corsHeaders) h[k] = v;
     this.res.writeHead(lr.status, h);
     (this.res as ServerResponse).end(lr.body.length ? Buffer.from(lr.body.buffer, lr.body.byteOffset, lr.body.length) : undefined);
     this.drainRequest();
@@ -599,6 +615,7 @@ class Exchange {
     const headers: Record<string, string> = { 'content-type': 'text/plain', 'content-length': String(bytes.length), 'x-request-id': this.requestId };
     if (!direct) headers['x-gateway-detail'] = detail;
     else if (direct.location) headers.location = direct.location;
+    if (this.corsHeaders) for (const [k, v] of this.corsHeaders) headers[k] = v;
     this.res.writeHead(status, headers);
     this.res.end(Buffer.from(bytes));
     this.drainRequest();

@@ -3,6 +3,7 @@
  * method, headers and query parameters, in Gateway API precedence order. Compiled once per
  * snapshot; `match` allocates nothing on the common path.
  */
+import { CorsPolicy } from './cors.js';
 import type { ModelCanary, ModelHeaderMatch, ModelRewrite, ModelRoute, WeightedCluster } from './config-model.js';
 
 /** A route compiled for matching. */
@@ -13,6 +14,7 @@ export interface CompiledRoute {
   queryRegex: Array<RegExp | undefined>;
   canaryPattern?: RegExp;
   rewriteRegex?: RegExp;
+  cors?: CorsPolicy;
   totalWeight: number;
   canaryTotalWeight: number;
   /** Index in the config (tie breaker: earlier wins). */
@@ -46,6 +48,7 @@ function compile(route: ModelRoute, order: number): CompiledRoute {
     queryRegex: route.query.map((q) => (q.type === 'RegularExpression' ? anchored(q.value) : undefined)),
     canaryPattern: route.canary?.headerPattern ? anchored(route.canary.headerPattern) : undefined,
     rewriteRegex: route.rewrite?.regex ? new RegExp(route.rewrite.regex.pattern) : undefined,
+    cors: route.cors ? new CorsPolicy(route.cors) : undefined,
     totalWeight: sum(route.backends),
     canaryTotalWeight: route.canary ? sum(route.canary.backends) : 0,
     order,

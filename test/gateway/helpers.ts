@@ -68,13 +68,13 @@ export function services(list: Array<{ name: string; port: number; protocol?: st
 export const QUIET = 'settings:\n  accessLog: "off"\n';
 
 /** An Ingress `default/<name>` for `path` (Prefix) to the McpBridge static service `up.static`. */
-export const ingressToUp = (name: string, path: string): string => `---
+export const ingressToUp = (name: string, path: string, annotations: Record<string, string> = {}): string => `---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: ${name}
   namespace: default
-  annotations: { higress.io/destination: "up.static" }
+  annotations: { higress.io/destination: "up.static"${Object.entries(annotations).map(([k, v]) => `, "${k}": "${v}"`).join('')} }
 spec:
   rules:
     - http:

@@ -16,6 +16,12 @@ let gw: Awaited<ReturnType<typeof gateway>>;
 const hello = (name: string, phase: string, priority: number, value: string) =>
   wasmPluginOnRoutes({ name, url: HELLO, phase, priority, routes: ['default/ordered'], config: { header: 'x-order', value } });
 const ingress = ingressToUp;
+const CORS = {
+  'nginx.ingress.kubernetes.io/enable-cors': 'true',
+  'nginx.ingress.kubernetes.io/cors-allow-origin': 'https://app.example.com, https://*.trusted.com',
+  'nginx.ingress.kubernetes.io/cors-expose-headers': 'x-total',
+  'nginx.ingress.kubernetes.io/cors-max-age': '600',
+};
 
 before(async () => {
   up = await echoServer('up');
@@ -36,8 +42,8 @@ kind: McpBridge
 metadata: { name: default, namespace: higress-system }
 spec:
   registries: [{ type: static, name: up, domain: "127.0.0.1:${up.port}" }]
-${ingress('ordered', '/ordered')}${ingress('route-a', '/a')}${ingress('route-b', '/b')}${ingress('plain', '/plain')}${ingress('close', '/close')}${ingress('open', '/open')}${ingress('reload', '/reload')}${ingress('xff', '/xff')}
-${wasmPluginOnRoutes({ name: 'ip-from-xff', url: example('ip-restriction'), routes: ['default/xff'], config: { ip_source_type: 'header', ip_header_name: 'x-forwarded-for', deny: ['127.0.0.1'] } })}${wasmPluginOnRoutes({ name: 'copy-request-id', url: example('transformer'), routes: ['default/xff'], config: { reqRules: [{ operate: 'map', headers: [{ fromKey: 'x-request-id', toKey: 'x-seen-id' }] }] } })}
+${ingress('ordered', '/ordered')}${ingress('route-a', '/a')}${ingress('route-b', '/b')}${ingress('plain', '/plain')}${ingress('close', '/close')}${ingress('open', '/open')}${ingress('reload', '/reload')}${ingress('xff', '/xff')}${ingress('cors', '/cors', CORS)}
+${wasmPluginOnRoutes({ name: 'cors-key-auth', url: example('key-auth'), routes: ['default/cors'], config: { consumers: [{ name: 'web', credential: 'web-key' }], keys: ['x-api-key'] } })}${wasmPluginOnRoutes({ name: 'ip-from-xff', url: example('ip-restriction'), routes: ['default/xff'], config: { ip_source_type: 'header', ip_header_name: 'x-forwarded-for', deny: ['127.0.0.1'] } })}${wasmPluginOnRoutes({ name: 'copy-request-id', url: example('transformer'), routes: ['default/xff'], config: { reqRules: [{ operate: 'map', headers: [{ fromKey: 'x-request-id', toKey: 'x-seen-id' }] }] } })}
 ${hello('stats-1000', 'STATS', 1000, 'stats')}${hello('authn-10', 'AUTHN', 10, 'authn-10')}${hello('plain-5000', 'UNSPECIFIED_PHASE', 5000, 'none')}${hello('authn-20', 'AUTHN', 20, 'authn-20')}${hello('authz-1', 'AUTHZ', 1, 'authz')}
 ---
 apiVersion: extensions.higress.io/v1alpha1
@@ -84,6 +90,35 @@ test('plugins see the x-forwarded-for and x-request-id the gateway adds (as Envo
   // transformer copied the generated x-request-id while the request passed it.
   assert.match(r.headers['x-request-id'], /^[0-9a-f-]{36}$/);
   assert.equal(r.headers['x-seen-id'], r.headers['x-request-id']);
+});
+
+test('Ingress CORS: an allowed preflight is answered before the plugins; answers to allowed origins carry the CORS headers', async () => {
+  const preflight = (origin: string) => fetchText(`${gw.url}/cors/items`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+  let r = await preflight('https://app.example.com');
+  assert.equal(r.status, 200, 'key-auth did not run: no key, yet no 401');
+  assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
+  assert.equal(r.headers['access-control-allow-methods'], 'GET, PUT, POST, DELETE, PATCH, OPTIONS');
+  assert.equal(r.headers['access-control-allow-credentials'], 'true');
+  assert.equal(r.headers['access-control-max-age'], '600');
+  assert.match(String(r.headers['access-control-allow-headers']), /Authorization/);
+
+  // A plugin's local answer to an allowed origin carries them too, so the browser can read it.
+  r = await fetchText(`${gw.url}/cors/items`, { headers: { origin: 'https://a.b.trusted.com' } });
+  assert.equal(r.status, 401);
+  assert.equal(r.headers['access-control-allow-origin'], 'https://a.b.trusted.com');
+  assert.equal(r.headers['access-control-expose-headers'], 'x-total');
+
+  r = await fetchText(`${gw.url}/cors/items`, { headers: { origin: 'https://app.example.com', 'x-api-key': 'web-key' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['access-control-allow-origin'], 'https://app.example.com');
+
+  // Other origins: nothing added, and their preflight goes through the plugins like any request.
+  r = await fetchText(`${gw.url}/cors/items`, { headers: { origin: 'https://evil.example', 'x-api-key': 'web-key' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['access-control-allow-origin'], undefined);
+  r = await preflight('https://trusted.com.evil.example');
+  assert.equal(r.status, 401);
+  assert.equal(r.headers['access-control-allow-origin'], undefined);
 });
 
 test('FAIL_CLOSE answers 503 once the plugin traps; the gateway keeps serving other routes', async () => {
