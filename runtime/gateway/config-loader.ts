@@ -15,6 +15,7 @@ import {
 import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
 import { ConfigError, CONFIG_CODES, type ConfigLocation } from './errors.js';
 import { checkCertificates } from './listener.js';
+import { parseCidr } from './source-range.js';
 import { validateAgainst } from './schema-validate.js';
 import { buildPluginConfig } from './wasm-plugin-config.js';
 
@@ -215,6 +216,15 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const destinationAnn = ann.get('destination');
   const redirect = ingressRedirect(ann, where);
   const cors = ingressCors(ann, where);
+  const httpsRedirect: ModelRedirect | undefined = ann.get('ssl-redirect') === 'true' || ann.get('force-ssl-redirect') === 'true'
+    ? { status: 308, scheme: 'https', plainOnly: true } : undefined;
+  const vhost = ann.get('upstream-vhost');
+  const allowSources = ann.get('whitelist-source-range')?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (allowSources) {
+    for (const s of allowSources) {
+      if (!parseCidr(s)) throw new ConfigError(CONFIG_CODES.schema, `whitelist-source-range: "${s}" is not an IP address or CIDR range`, { ...where, field: ann.field('whitelist-source-range') });
+    }
+  }
 
   const backendsOf = (backend: Obj, field: string): WeightedCluster[] => {
     const w = { ...where, field };
@@ -246,14 +256,14 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     const backends = backendsOf(p.backend as Obj, `${field}.backend`);
     const key = `${host ?? '*'}|${type}|${value}`;
-    const rewrite = ingressRewrite(ann, { type, value });
+    const rewrite = vhost === undefined ? ingressRewrite(ann, { type, value }) : { ...ingressRewrite(ann, { type, value }), host: vhost };
     if (isCanary) {
       canaries.push({ key, route: undefined as unknown as ModelRoute, canary: { ann, backends, rewrite, where: { ...where, field } } });
       return;
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, cors, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, redirect: httpsRedirect, cors, allowSources, source: { ...where, field },
     };
     const appRoot = ann.get('app-root');
     if (appRoot && value === '/' && type !== 'Exact') {

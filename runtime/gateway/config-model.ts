@@ -92,6 +92,8 @@ export interface ModelRoute {
   redirect?: ModelRedirect;
   /** CORS (Ingress `enable-cors`). */
   cors?: ModelCors;
+  /** Client address ranges (CIDR or single addresses) allowed on the route; others get 403 (Ingress `whitelist-source-range`). */
+  allowSources?: string[];
   source?: ConfigLocation;
 }
 
@@ -115,6 +117,8 @@ export interface ModelRedirect {
   port?: number;
   /** `fullPath` or `prefix` (the matched path prefix replaced), as URLRewrite's; the query is kept. */
   path?: ModelRewrite;
+  /** Only requests that came over plain HTTP are redirected; TLS ones are proxied (Ingress `ssl-redirect`). */
+  plainOnly?: boolean;
 }
 
 export type PluginPhase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';

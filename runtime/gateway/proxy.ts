@@ -165,6 +165,7 @@ class Exchange {
         this.canary = t.canary;
       }
     }
+    if (route?.sourceAllowed && !route.sourceAllowed(this.conn.remoteAddress)) return this.sendSimple(403, 'source_not_allowed', 'client address not allowed');
     const scheme = this.conn.tls ? 'https' : 'http';
     const cors = route?.cors;
     if (cors) {
@@ -205,7 +206,7 @@ class Exchange {
     const route = this.route;
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
     if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
-    if (route.model.redirect) {
+    if (route.model.redirect && !(route.model.redirect.plainOnly && this.conn.tls)) {
       const location = redirectLocation(headers, route, this.conn.tls ? 'https' : 'http', this.conn.localPort);
       return this.sendSimple(route.model.redirect.status, 'direct_response', '', { location });
     }

@@ -4,6 +4,7 @@
  * snapshot; `match` allocates nothing on the common path.
  */
 import { CorsPolicy } from './cors.js';
+import { addressMatcher } from './source-range.js';
 import type { ModelCanary, ModelHeaderMatch, ModelRewrite, ModelRoute, WeightedCluster } from './config-model.js';
 
 /** A route compiled for matching. */
@@ -15,6 +16,8 @@ export interface CompiledRoute {
   canaryPattern?: RegExp;
   rewriteRegex?: RegExp;
   cors?: CorsPolicy;
+  /** Whether a client address may use the route (absent: any may). */
+  sourceAllowed?: (address: string) => boolean;
   totalWeight: number;
   canaryTotalWeight: number;
   /** Index in the config (tie breaker: earlier wins). */
@@ -49,6 +52,7 @@ function compile(route: ModelRoute, order: number): CompiledRoute {
     canaryPattern: route.canary?.headerPattern ? anchored(route.canary.headerPattern) : undefined,
     rewriteRegex: route.rewrite?.regex ? new RegExp(route.rewrite.regex.pattern) : undefined,
     cors: route.cors ? new CorsPolicy(route.cors) : undefined,
+    sourceAllowed: route.allowSources ? addressMatcher(route.allowSources) : undefined,
     totalWeight: sum(route.backends),
     canaryTotalWeight: route.canary ? sum(route.canary.backends) : 0,
     order,

@@ -173,6 +173,7 @@ class UpgradeExchange {
         canary = t.canary;
       }
     }
+    if (route?.sourceAllowed && !route.sourceAllowed(this.conn.remoteAddress)) return this.sendSimple(403, 'source_not_allowed', 'client address not allowed');
     const scheme = this.conn.tls ? 'https' : 'http';
     let headers = requestHeaderList(req.rawHeaders, method, url, this.authority, scheme);
     // Envoy keeps the upgrade headers on an upgrade request (plugins see them); they are hop-by-hop otherwise.
@@ -197,7 +198,7 @@ class UpgradeExchange {
 
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
     if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
-    if (route.model.redirect) {
+    if (route.model.redirect && !(route.model.redirect.plainOnly && this.conn.tls)) {
       return this.sendSimple(route.model.redirect.status, 'direct_response', '', { location: redirectLocation(headers, route, scheme, this.conn.localPort) });
     }
     const cluster = this.snap.clusters.get(this.clusterName);

@@ -104,6 +104,10 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: mirror, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: up.svc } } }]\n      backendRefs: [{ name: up.svc }]\n` }),
   },
   {
+    name: 'an Ingress whitelist-source-range entry that is no address range', code: 'GW_CONFIG_SCHEMA', mentions: [/"10\.0\.0\.0\/33" is not an IP address or CIDR range/, /Ingress default\/new/, /whitelist-source-range/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/whitelist-source-range: "127.0.0.1, 10.0.0.0/33",')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
+  },
+  {
     name: 'an HTTPRoute rule with both a RequestRedirect and backendRefs', code: 'GW_CONFIG_SCHEMA', mentions: [/RequestRedirect filter has neither a URLRewrite filter nor backendRefs/, /HTTPRoute default\/redirect/, /spec\.rules\[0\]\.filters/],
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: redirect, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestRedirect, requestRedirect: { scheme: https } }]\n      backendRefs: [{ name: up.svc }]\n` }),
   },

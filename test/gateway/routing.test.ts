@@ -49,6 +49,10 @@ spec:
     ingress('value-main', 'value.com', '/', 'Prefix', 'svc-a.static:80'),
     ingress('cookie-main', 'cookie.com', '/', 'Prefix', 'svc-a.static:80'),
     ingress('cookie-canary', 'cookie.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta', 'nginx.ingress.kubernetes.io/canary-weight': '100' }),
+    ingress('vhost', 'vhost.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/upstream-vhost': 'internal.example' }),
+    ingress('allow-other', 'allow.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 192.168.1.1, 2001:db8::/32' }),
+    ingress('allow-local', 'allow-local.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 127.0.0.0/8' }),
+    ingress('tls-only', 'secure.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' }),
     ingress('hi-main', 'hi.com', '/', 'Prefix', 'svc-a.static:80'),
     ingress('hi-canary', 'hi.com', '/', 'Prefix', 'svc-b.static:80', { 'higress.io/canary': 'true', 'higress.io/canary-by-header': 'x-hi' }),
     ingress('value-canary', 'value.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-user', 'nginx.ingress.kubernetes.io/canary-by-header-value': 'beta' }),
@@ -194,6 +198,17 @@ test('canary by cookie: always and never decide before the weight', async () => 
   assert.equal((await echo(`${gw.url}/`, { headers: { ...h, cookie: 'session=1; beta=never' } })).name, 'a', 'never beats a 100% weight');
   assert.equal((await echo(`${gw.url}/`, { headers: { ...h, cookie: 'beta=always' } })).name, 'b');
   assert.equal((await echo(`${gw.url}/`, { headers: { ...h, cookie: 'beta=maybe' } })).name, 'b', 'another value: the weight decides');
+});
+
+test('Ingress upstream-vhost, whitelist-source-range and ssl-redirect', async () => {
+  assert.equal((await echo(`${gw.url}/x`, { headers: { host: 'vhost.com' } })).headers.host, 'internal.example');
+  const denied = await fetchText(`${gw.url}/x`, { headers: { host: 'allow.com' } });
+  assert.equal(denied.status, 403, '127.0.0.1 is outside the ranges');
+  assert.equal(denied.headers['x-gateway-detail'], 'source_not_allowed');
+  assert.equal((await echo(`${gw.url}/x`, { headers: { host: 'allow-local.com' } })).name, 'a');
+  const r = await fetchText(`${gw.url}/a/b?c=1`, { headers: { host: 'secure.com:8080' } });
+  assert.equal(r.status, 308);
+  assert.equal(r.headers.location, 'https://secure.com/a/b?c=1');
 });
 
 test('annotations with the higress.io/ prefix mean the same as nginx.ingress.kubernetes.io/ ones', async () => {
