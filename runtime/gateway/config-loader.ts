@@ -313,15 +313,19 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
   const hosts = (spec.hostnames as string[] | undefined) ?? [];
   ((spec.rules as Obj[] | undefined) ?? [{}]).forEach((rule, i) => {
     const field = `spec.rules[${i}]`;
-    const backends: WeightedCluster[] = ((rule.backendRefs as Obj[] | undefined) ?? []).map((ref, j) => {
+    const clusterOf = (ref: Obj, refField: string): string => {
       const refNs = (ref.namespace as string | undefined) ?? ns(meta);
       const n = ref.name as string;
       const fqdn = n.includes('.') ? n : `${n}.${refNs}.svc.cluster.local`;
       const host = b.services.has(fqdn) ? fqdn : n;
-      return { cluster: resolveCluster(b, host, ref.port as number | undefined, { ...where, field: `${field}.backendRefs[${j}]` }), weight: (ref.weight as number | undefined) ?? 1 };
-    });
+      return resolveCluster(b, host, ref.port as number | undefined, { ...where, field: refField });
+    };
+    const backends: WeightedCluster[] = ((rule.backendRefs as Obj[] | undefined) ?? []).map((ref, j) => ({
+      cluster: clusterOf(ref, `${field}.backendRefs[${j}]`), weight: (ref.weight as number | undefined) ?? 1,
+    }));
     let rewrite: ModelRewrite | undefined;
     let redirect: ModelRedirect | undefined;
+    let mirror: ModelRoute['mirror'];
     let reqMods: ModelHeaderMods | undefined;
     let respMods: ModelHeaderMods | undefined;
     for (const [k, f] of ((rule.filters as Obj[] | undefined) ?? []).entries()) {
@@ -339,9 +343,16 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
           port: r.port as number | undefined,
           path: r.path ? pathChange(r.path as Obj) : undefined,
         };
+      } else if (f.type === 'RequestMirror') {
+        const m = (f.requestMirror as Obj | undefined) ?? {};
+        const refField = `${field}.filters[${k}].requestMirror.backendRef`;
+        const cluster = clusterOf((m.backendRef as Obj | undefined) ?? {}, refField);
+        if (b.clusters.get(cluster)?.protocol !== 'http') throw new ConfigError(CONFIG_CODES.schema, 'RequestMirror sends its copies to HTTP/1.1 backends only', { ...where, field: refField });
+        const fraction = m.fraction as Obj | undefined;
+        const percent = m.percent !== undefined ? Number(m.percent) : fraction ? (100 * Number(fraction.numerator)) / Number(fraction.denominator ?? 100) : 100;
+        mirror = { cluster, percent };
       } else {
-        // Ignoring a mirror would route traffic differently from what was applied.
-        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier, URLRewrite and RequestRedirect are)`, { ...where, field: `${field}.filters[${k}].type` });
+        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier, URLRewrite, RequestRedirect and RequestMirror are)`, { ...where, field: `${field}.filters[${k}].type` });
       }
     }
     if (redirect && (rewrite || rule.backendRefs)) {
@@ -358,7 +369,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
         method: m.method as string | undefined,
         headers: ((m.headers as Obj[] | undefined) ?? []).map((h) => ({ name: String(h.name).toLowerCase(), type: (h.type as 'Exact' | undefined) ?? 'Exact', value: String(h.value) })),
         query: ((m.queryParams as Obj[] | undefined) ?? []).map((q) => ({ name: String(q.name), type: (q.type as 'Exact' | undefined) ?? 'Exact', value: String(q.value) })),
-        backends, rewrite, redirect, requestHeaders: reqMods, responseHeaders: respMods,
+        backends, rewrite, redirect, mirror, requestHeaders: reqMods, responseHeaders: respMods,
         timeoutMs: timeout ? parseDuration(timeout) : undefined,
         direct: backends.length || redirect ? undefined : { status: 500, body: 'no backend' },
         source: { ...where, field: `${field}.matches[${j}]` },

@@ -90,6 +90,8 @@ export interface ModelRoute {
   direct?: { status: number; body: string; location?: string };
   /** A redirect built from each request instead of proxying (HTTPRoute `RequestRedirect`). */
   redirect?: ModelRedirect;
+  /** A copy of each request (a share of them) goes to this HTTP/1.1 cluster; its answers are dropped (HTTPRoute `RequestMirror`). */
+  mirror?: { cluster: string; percent: number };
   /** CORS (Ingress `enable-cors`). */
   cors?: ModelCors;
   /** Client address ranges (CIDR or single addresses) allowed on the route; others get 403 (Ingress `whitelist-source-range`). */

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import http2 from 'node:http2';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
@@ -58,6 +58,31 @@ const noop = (): void => undefined;
 /** The reason given to undici when the gateway cancels an upstream request itself. */
 const CANCELLED = new Error('cancelled by the gateway');
 const textEncoder = new TextEncoder();
+
+/** `authority` with `suffix` added to its host part (before a port), as Envoy names a shadow request's host. */
+function suffixHost(authority: string, suffix: string): string {
+  const colon = authority.lastIndexOf(':');
+  const hasPort = colon > authority.lastIndexOf(']') && /^\d+$/.test(authority.slice(colon + 1));
+  return hasPort ? `${authority.slice(0, colon)}${suffix}${authority.slice(colon)}` : authority + suffix;
+}
+
+/** A request header list as an HTTP/1.1 request: method, path, and the flat header list undici takes (`host` from `:authority`, its host part suffixed with `hostSuffix`; no `te`). */
+function h1Head(headers: HeaderList, hostSuffix = ''): { method: string; path: string; flat: string[] } {
+  const flat: string[] = [];
+  let method = 'GET';
+  let path = '/';
+  for (const [k, v] of headers) {
+    if (k.charCodeAt(0) === 58) {
+      if (k === ':method') method = v;
+      else if (k === ':path') path = v;
+      else if (k === ':authority') flat.push('host', hostSuffix ? suffixHost(v, hostSuffix) : v);
+      continue;
+    }
+    if (k === 'te') continue;
+    flat.push(k, v);
+  }
+  return { method, path, flat };
+}
 
 function hasRequestBody(req: DownReq): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
@@ -124,6 +149,8 @@ class Exchange {
   /** The plugins already saw the response body's end (with its last chunk). */
   private bodyEnded = false;
   private method = 'GET';
+  /** The body of this request's mirror copy (HTTPRoute RequestMirror): the bytes undici sends upstream go here too. */
+  private mirrorBody?: PassThrough;
   /** The route's CORS headers for this request's (allowed) origin, set on whatever answers it. */
   private corsHeaders?: Array<[string, string]>;
   private done = false;
@@ -224,8 +251,42 @@ class Exchange {
   private forward(cluster: UpstreamCluster, headers: HeaderList, bodyNeedsChain: boolean): void {
     const ep = cluster.pick();
     if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
+    const mirror = this.route?.model.mirror;
+    if (mirror && (mirror.percent >= 100 || Math.random() * 100 < mirror.percent)) this.mirror(mirror.cluster, headers, ep.http2);
     this.upstream = { cluster, headers, bodyNeedsChain, endpoint: ep, attempt: 0 };
     this.send(ep);
+  }
+
+  /**
+   * Sends a copy of the request to a mirror cluster, as Envoy shadows one: the same headers with
+   * `-shadow` appended to the host, the body as it goes upstream, the answer dropped. A body bound
+   * for an HTTP/2 upstream is not seen here, so such a request is not mirrored; a mirror that
+   * falls behind by more than the body limit is abandoned.
+   */
+  private mirror(clusterName: string, headers: HeaderList, mainIsH2: boolean): void {
+    if (!this.endOfStream && mainIsH2) return;
+    const ep = this.snap.clusters.get(clusterName)?.pick();
+    if (!ep) return;
+    const head = h1Head(headers, '-shadow');
+    if (!this.endOfStream) this.mirrorBody = new PassThrough();
+    ep.h1().request({ method: head.method as 'GET', path: head.path, headers: head.flat, body: this.mirrorBody ?? null })
+      .then((r) => r.body.dump(), noop).catch(noop);
+  }
+
+  /** undici handler: a request body chunk was written upstream. */
+  onBodySent(chunk: Uint8Array | string): void {
+    const mb = this.mirrorBody;
+    if (!mb) return;
+    mb.write(chunk);
+    if (mb.writableLength > this.snap.model.settings.bodyBufferLimitBytes) {
+      mb.destroy();
+      this.mirrorBody = undefined;
+    }
+  }
+
+  /** undici handler: the whole request body was written upstream. */
+  onRequestSent(): void {
+    this.mirrorBody?.end();
   }
 
   private send(ep: Endpoint): void {
@@ -318,19 +379,7 @@ class Exchange {
 
   private sendH1(ep: Endpoint): void {
     const up = this.upstream!;
-    const flat: string[] = [];
-    let method = 'GET';
-    let path = '/';
-    for (const [k, v] of up.headers) {
-      if (k.charCodeAt(0) === 58) {
-        if (k === ':method') method = v;
-        else if (k === ':path') path = v;
-        else if (k === ':authority') flat.push('host', v);
-        continue;
-      }
-      if (k === 'te') continue;
-      flat.push(k, v);
-    }
+    const { method, path, flat } = h1Head(up.headers);
     this.method = method;
     ep.h1().dispatch({
       method: method as 'GET',
@@ -648,6 +697,8 @@ class Exchange {
     this.done = true;
     const ended = this.res.writableFinished;
     if (!ended) this.cancelUpstream();
+    // A mirror copy whose body will never be complete (the request ended early) is abandoned.
+    if (this.mirrorBody && !this.mirrorBody.writableEnded) this.mirrorBody.destroy();
     recordStreamEnd(this.ctx, {
       chain: this.chain,
       status: this.status,

@@ -100,8 +100,8 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('name: new,', 'name: regex,').replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/use-regex: "true",').replace('path: /new, pathType: Prefix', 'path: "/new/(unclosed", pathType: ImplementationSpecific')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
   },
   {
-    name: 'an HTTPRoute filter the gateway cannot apply (RequestMirror)', code: 'GW_CONFIG_SCHEMA', mentions: [/filter type "RequestMirror" is not supported/, /HTTPRoute default\/mirror/, /spec\.rules\[0\]\.filters\[0\]\.type/],
-    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: mirror, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: up.svc } } }]\n      backendRefs: [{ name: up.svc }]\n` }),
+    name: 'an HTTPRoute filter the gateway cannot apply (ExtensionRef)', code: 'GW_CONFIG_SCHEMA', mentions: [/filter type "ExtensionRef" is not supported/, /HTTPRoute default\/extension/, /spec\.rules\[0\]\.filters\[0\]\.type/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: extension, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: ExtensionRef, extensionRef: { group: example.com, kind: Filter, name: x } }]\n      backendRefs: [{ name: up.svc }]\n` }),
   },
   {
     name: 'an Ingress whitelist-source-range entry that is no address range', code: 'GW_CONFIG_SCHEMA', mentions: [/"10\.0\.0\.0\/33" is not an IP address or CIDR range/, /Ingress default\/new/, /whitelist-source-range/],

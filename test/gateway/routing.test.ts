@@ -4,12 +4,22 @@ import http from 'node:http';
 import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
 
 type Echo = Awaited<ReturnType<typeof echoServer>>;
-let a: Echo, b: Echo, c: Echo;
+let a: Echo, b: Echo, c: Echo, m: Echo;
+/** What the mirror backend received; it answers 500 slowly, which the client must never see. */
+const mirrored: Array<{ method?: string; url?: string; host?: string; bodyBytes: number }> = [];
 let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Awaited<ReturnType<typeof gateway>>;
 
 before(async () => {
   [a, b, c] = await Promise.all([echoServer('a'), echoServer('b'), echoServer('c')]);
+  m = await echoServer('m', (req, res) => {
+    let n = 0;
+    req.on('data', (d: Buffer) => (n += d.length));
+    req.on('end', () => {
+      mirrored.push({ method: req.method, url: req.url, host: req.headers.host, bodyBytes: n });
+      setTimeout(() => { res.writeHead(500); res.end('mirror says no'); }, 50);
+    });
+  });
   dir = await configDir();
   await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
 kind: McpBridge
@@ -19,6 +29,7 @@ spec:
     - { type: static, name: svc-a, domain: "127.0.0.1:${a.port}" }
     - { type: static, name: svc-b, domain: "127.0.0.1:${b.port}" }
     - { type: dns, name: svc-c, domain: "localhost", port: ${c.port} }
+    - { type: static, name: svc-m, domain: "127.0.0.1:${m.port}" }
 `);
   const ingress = (name: string, host: string, path: string, pathType: string, dest: string, ann: Record<string, string> = {}) => `---
 apiVersion: networking.k8s.io/v1
@@ -113,6 +124,19 @@ spec:
       filters: [{ type: RequestRedirect, requestRedirect: { scheme: https, port: 8443, path: { type: ReplaceFullPath, replaceFullPath: /auth/login } } }]
     - matches: [{ path: { type: PathPrefix, value: / } }]
       backendRefs: [{ name: svc-a.static, port: 80 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: mirrors, namespace: prod }
+spec:
+  hostnames: [mirror.example.com]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /none } }]
+      backendRefs: [{ name: svc-a.static, port: 80 }]
+      filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: svc-m.static, port: 80 }, percent: 0 } }]
+    - matches: [{ path: { type: PathPrefix, value: / } }]
+      backendRefs: [{ name: svc-a.static, port: 80 }]
+      filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: svc-m.static, port: 80 } } }]
 `);
   await dir.write('settings.yaml', QUIET);
   gw = await gateway([dir.dir]);
@@ -120,7 +144,7 @@ spec:
 
 after(async () => {
   await gw?.close();
-  await Promise.all([a, b, c].map((s) => s?.close()));
+  await Promise.all([a, b, c, m].map((s) => s?.close()));
   await dir?.remove();
 });
 
@@ -148,6 +172,26 @@ test('HTTPRoute RequestRedirect answers with a Location built from the request, 
   r = await fetchText(`${gw.url}/login?next=%2F`, { headers: h });
   assert.equal(r.headers.location, 'https://redirect.example.com:8443/auth/login?next=%2F');
   assert.equal((await echo(`${gw.url}/other`, { headers: h })).name, 'a', 'the other rules still proxy');
+});
+
+test('HTTPRoute RequestMirror sends a copy (body included) to the mirror backend and drops its answer', async () => {
+  const h = { host: 'mirror.example.com:8080' };
+  const arrived = async (n: number) => {
+    for (let i = 0; i < 100 && mirrored.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(mirrored.length, n);
+  };
+  assert.equal((await echo(`${gw.url}/none`, { headers: h })).name, 'a', 'percent 0: proxied, not mirrored');
+  const r = await echo(`${gw.url}/x?y=1`, { headers: h });
+  assert.equal(r.name, 'a');
+  assert.equal(r.status, 200, 'the mirror answers 500; the client gets the main answer');
+  await arrived(1);
+  assert.deepEqual(mirrored[0], { method: 'GET', url: '/x?y=1', host: 'mirror.example.com-shadow:8080', bodyBytes: 0 });
+  const body = 'x'.repeat(200_000);
+  const p = await fetchText(`${gw.url}/upload`, { method: 'POST', headers: h, body });
+  assert.equal(JSON.parse(p.text).bodyBytes, body.length);
+  await arrived(2);
+  assert.equal(mirrored[1].method, 'POST');
+  assert.equal(mirrored[1].bodyBytes, body.length);
 });
 
 test('Ingress permanent-redirect and temporal-redirect answer every path with that URL', async () => {
