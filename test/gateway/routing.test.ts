@@ -75,6 +75,14 @@ spec:
     ingress('moved-308', 'moved.com', '/keep', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/keep', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '308' }),
     ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'https://other.example.com/' }),
   ].join(''));
+  const httpRoute = (name: string, host: string, rules: string) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${name}, namespace: prod }
+spec:
+  hostnames: [${host}]
+  rules:
+${rules}`;
   await dir.write('route.yaml', `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: api, namespace: prod }
@@ -109,14 +117,7 @@ spec:
       backendRefs:
         - { name: svc-a.static, port: 80, weight: 1 }
         - { name: svc-b.static, port: 80, weight: 1 }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: redirects, namespace: prod }
-spec:
-  hostnames: [redirect.example.com]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /secure } }]
+${httpRoute('redirects', 'redirect.example.com', `    - matches: [{ path: { type: PathPrefix, value: /secure } }]
       filters: [{ type: RequestRedirect, requestRedirect: { scheme: https, statusCode: 301 } }]
     - matches: [{ path: { type: PathPrefix, value: /old } }]
       filters: [{ type: RequestRedirect, requestRedirect: { hostname: new.example.com, path: { type: ReplacePrefixMatch, replacePrefixMatch: /new } } }]
@@ -124,20 +125,13 @@ spec:
       filters: [{ type: RequestRedirect, requestRedirect: { scheme: https, port: 8443, path: { type: ReplaceFullPath, replaceFullPath: /auth/login } } }]
     - matches: [{ path: { type: PathPrefix, value: / } }]
       backendRefs: [{ name: svc-a.static, port: 80 }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: mirrors, namespace: prod }
-spec:
-  hostnames: [mirror.example.com]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /none } }]
+`)}${httpRoute('mirrors', 'mirror.example.com', `    - matches: [{ path: { type: PathPrefix, value: /none } }]
       backendRefs: [{ name: svc-a.static, port: 80 }]
       filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: svc-m.static, port: 80 }, percent: 0 } }]
     - matches: [{ path: { type: PathPrefix, value: / } }]
       backendRefs: [{ name: svc-a.static, port: 80 }]
       filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: svc-m.static, port: 80 } } }]
-`);
+`)}`);
   await dir.write('settings.yaml', QUIET);
   gw = await gateway([dir.dir]);
 });
