@@ -256,7 +256,8 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     const backends = backendsOf(p.backend as Obj, `${field}.backend`);
     const key = `${host ?? '*'}|${type}|${value}`;
-    const rewrite = vhost === undefined ? ingressRewrite(ann, { type, value }) : { ...ingressRewrite(ann, { type, value }), host: vhost };
+    const pathRewrite = ingressRewrite(ann, { type, value });
+    const rewrite = vhost === undefined ? pathRewrite : { ...pathRewrite, host: vhost };
     if (isCanary) {
       canaries.push({ key, route: undefined as unknown as ModelRoute, canary: { ann, backends, rewrite, where: { ...where, field } } });
       return;
