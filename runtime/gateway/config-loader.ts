@@ -178,16 +178,25 @@ function ingressRewrite(ann: Annotations, path: { type: ModelRoute['path']['type
   return { prefix: target };
 }
 
-/** `permanent-redirect` (301, or `permanent-redirect-code`) or `temporal-redirect` (302): every path of the Ingress answers with a redirect to that URL. */
-function ingressRedirect(ann: Annotations, where: ConfigLocation): ModelRoute['direct'] {
-  const permanent = ann.get('permanent-redirect');
-  const temporal = ann.get('temporal-redirect');
-  if (permanent !== undefined) {
-    const code = Number(ann.get('permanent-redirect-code') ?? 301);
-    if (!(code >= 300 && code <= 308)) throw new ConfigError(CONFIG_CODES.schema, `permanent-redirect-code must be a 3xx redirect status, not ${ann.get('permanent-redirect-code')}`, { ...where, field: ann.field('permanent-redirect-code') });
-    return { status: code, body: '', location: permanent };
+/**
+ * `temporal-redirect` (302; it wins, as in Higress) or `permanent-redirect` (301, or
+ * `permanent-redirect-code`). Higress turns the URL into an Istio HTTPRedirect: its scheme and
+ * host replace the request's, its path (when it has one) replaces the request's path, and the
+ * request's query is kept. So `http://bar.com` sends `/foo?x=1` to `http://bar.com/foo?x=1`.
+ */
+function ingressRedirect(ann: Annotations, where: ConfigLocation): ModelRedirect | undefined {
+  const key = ann.get('temporal-redirect') !== undefined ? 'temporal-redirect' : ann.get('permanent-redirect') !== undefined ? 'permanent-redirect' : undefined;
+  if (!key) return undefined;
+  const url = ann.get(key)!;
+  const m = /^https?:\/\/[^/?#]+(\/[^?#]*)?/i.exec(url);
+  const u = m ? URL.parse(url) : null;
+  if (!u) throw new ConfigError(CONFIG_CODES.schema, `${key} must be an http:// or https:// URL, not "${url}"`, { ...where, field: ann.field(key) });
+  let status = 302;
+  if (key === 'permanent-redirect') {
+    status = Number(ann.get('permanent-redirect-code') ?? 301);
+    if (!(status >= 300 && status <= 308)) throw new ConfigError(CONFIG_CODES.schema, `permanent-redirect-code must be a 3xx redirect status, not ${ann.get('permanent-redirect-code')}`, { ...where, field: ann.field('permanent-redirect-code') });
   }
-  return temporal !== undefined ? { status: 302, body: '', location: temporal } : undefined;
+  return { status, scheme: u.protocol.slice(0, -1), hostname: u.hostname, port: u.port ? Number(u.port) : undefined, path: m![1] ? { fullPath: m![1] } : undefined };
 }
 
 /** `enable-cors: "true"` and the `cors-*` annotations, with ingress-nginx's defaults. */
@@ -264,18 +273,26 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, direct: redirect, redirect: httpsRedirect, cors, allowSources, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, redirect: redirect ?? httpsRedirect, cors, allowSources, source: { ...where, field },
     };
-    const appRoot = ann.get('app-root');
-    if (appRoot && value === '/' && type !== 'Exact') {
-      b.routes.push({ name, hosts: route.hosts, path: { type: 'Exact', value: '/' }, headers: [], query: [], backends: [], direct: { status: 302, body: '', location: appRoot }, source: route.source });
-    }
     paths.set(key, { key, route });
     b.routes.push(route);
   };
+  // app-root: a request for exactly `/` on each host of the Ingress answers 302 to that path,
+  // ahead of the host's other routes (Higress adds such a route per host).
+  const appRoot = isCanary ? undefined : ann.get('app-root');
+  const appRootHosts = new Set<string | undefined>();
   rules.forEach((r, i) => {
     const http = r.http as Obj | undefined;
-    ((http?.paths as Obj[] | undefined) ?? []).forEach((p, j) => add(r.host as string | undefined, p, `spec.rules[${i}].http.paths[${j}]`));
+    const host = r.host as string | undefined;
+    if (appRoot && !appRootHosts.has(host)) {
+      appRootHosts.add(host);
+      b.routes.push({
+        name, hosts: host ? [host] : [], path: { type: 'Exact', value: '/' }, headers: [], query: [], backends: [],
+        redirect: { status: 302, path: { fullPath: appRoot } }, source: { ...where, field: ann.field('app-root') },
+      });
+    }
+    ((http?.paths as Obj[] | undefined) ?? []).forEach((p, j) => add(host, p, `spec.rules[${i}].http.paths[${j}]`));
   });
   if (spec.defaultBackend) add(undefined, { path: '/', pathType: 'Prefix', backend: spec.defaultBackend }, 'spec.defaultBackend');
 }

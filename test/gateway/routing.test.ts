@@ -73,7 +73,7 @@ spec:
     ingress('app-root', 'root.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/app-root': '/app/' }),
     ingress('moved', 'moved.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/home' }),
     ingress('moved-308', 'moved.com', '/keep', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/keep', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '308' }),
-    ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'https://other.example.com/' }),
+    ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'http://bar.com:8080', 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://ignored.example.com' }),
   ].join(''));
   const httpRoute = (name: string, host: string, rules: string) => `---
 apiVersion: gateway.networking.k8s.io/v1
@@ -188,17 +188,19 @@ test('HTTPRoute RequestMirror sends a copy (body included) to the mirror backend
   assert.equal(mirrored[1].bodyBytes, body.length);
 });
 
-test('Ingress permanent-redirect and temporal-redirect answer every path with that URL', async () => {
-  let r = await fetchText(`${gw.url}/any/path`, { headers: { host: 'moved.com' } });
+test('Ingress permanent-redirect and temporal-redirect send every path to that URL as Higress does', async () => {
+  // The URL's path, when it has one, replaces the request's; the query is kept.
+  let r = await fetchText(`${gw.url}/any/path?x=1`, { headers: { host: 'moved.com' } });
   assert.equal(r.status, 301);
-  assert.equal(r.headers.location, 'https://new.example.com/home');
+  assert.equal(r.headers.location, 'https://new.example.com/home?x=1');
   assert.equal(r.headers['x-gateway-detail'], undefined);
   r = await fetchText(`${gw.url}/keep/x`, { headers: { host: 'moved.com' } });
   assert.equal(r.status, 308, 'permanent-redirect-code');
   assert.equal(r.headers.location, 'https://new.example.com/keep');
-  r = await fetchText(`${gw.url}/`, { headers: { host: 'away.com' } });
+  // A URL without a path keeps the request's (Higress's conformance case); temporal-redirect wins.
+  r = await fetchText(`${gw.url}/foo?q=1`, { headers: { host: 'away.com' } });
   assert.equal(r.status, 302);
-  assert.equal(r.headers.location, 'https://other.example.com/');
+  assert.equal(r.headers.location, 'http://bar.com:8080/foo?q=1');
 });
 
 test('wildcard hosts match subdomains; unknown hosts get 404', async () => {
@@ -279,7 +281,7 @@ test('rewrite-target replaces a prefix, or applies regex groups', async () => {
 test('app-root redirects a request for / with a Location header; other paths are proxied', async () => {
   const r = await fetchText(`${gw.url}/`, { headers: { host: 'root.com' } });
   assert.equal(r.status, 302);
-  assert.equal(r.headers.location, '/app/');
+  assert.equal(r.headers.location, `http://root.com:${new URL(gw.url).port}/app/`);
   assert.equal((await echo(`${gw.url}/app/x`, { headers: { host: 'root.com' } })).url, '/app/x');
 });
 
