@@ -9,7 +9,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/types.js';
 import {
   clusterName, DEFAULT_SETTINGS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
-  type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelRedirect, type ModelRewrite, type ModelRoute, type PluginPhase,
+  type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelRedirect, type ModelRetry, type ModelRewrite, type ModelRoute, type PluginPhase,
   type UpstreamProtocol, type WeightedCluster,
 } from './config-model.js';
 import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
@@ -199,6 +199,47 @@ function ingressRedirect(ann: Annotations, where: ConfigLocation): ModelRedirect
   return { status, scheme: u.protocol.slice(0, -1), hostname: u.hostname, port: u.port ? Number(u.port) : undefined, path: m![1] ? { fullPath: m![1] } : undefined };
 }
 
+/** Envoy's default retry back-off base (`retry_back_off.base_interval`). */
+const RETRY_BACKOFF_MS = 25;
+
+/**
+ * A retry policy from Envoy `retry_on` conditions: `connect-failure` (a connect failure is always
+ * retried), `reset`, `5xx`, `gateway-error`, or status codes.
+ */
+function retryPolicy(attempts: number, on: ReadonlyArray<string | number>, backoffMs = RETRY_BACKOFF_MS, perTryTimeoutMs?: number): ModelRetry {
+  const r: ModelRetry = { attempts, statuses: [], any5xx: false, onReset: false, backoffMs, perTryTimeoutMs };
+  for (const c of on) {
+    if (typeof c === 'number') r.statuses.push(c);
+    else if (c === '5xx') r.any5xx = r.onReset = true;
+    else if (c === 'gateway-error') { r.statuses.push(502, 503, 504); r.onReset = true; }
+    else if (c === 'reset') r.onReset = true;
+  }
+  return r;
+}
+
+/**
+ * `proxy-next-upstream-tries` (retries, default 3), `proxy-next-upstream` (`error`, `timeout`,
+ * `invalid_header` → Envoy `5xx`; `http_503` and the like → that status; `off` → no retry) and
+ * `proxy-next-upstream-timeout` (seconds per try), as Higress turns them into a route's retries.
+ */
+function ingressRetry(ann: Annotations, where: ConfigLocation): ModelRetry | undefined {
+  const tries = ann.get('proxy-next-upstream-tries');
+  const on = ann.get('proxy-next-upstream');
+  const timeout = ann.get('proxy-next-upstream-timeout');
+  if (tries === undefined && on === undefined && timeout === undefined) return undefined;
+  const count = (name: string, v: string | undefined, dflt: number): number => {
+    const n = v === undefined ? dflt : Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(CONFIG_CODES.schema, `${name} must be a whole number, not ${v}`, { ...where, field: ann.field(name) });
+    return n;
+  };
+  const conditions = on === undefined ? ['error'] : on.split(on.includes(',') ? ',' : /\s+/).map((c) => c.trim()).filter(Boolean);
+  const retryOn: Array<string | number> = [];
+  if (conditions.some((c) => c === 'error' || c === 'timeout' || c === 'invalid_header')) retryOn.push('5xx');
+  for (const c of conditions) if (/^http_\d{3}$/.test(c)) retryOn.push(Number(c.slice(5)));
+  const perTry = count('proxy-next-upstream-timeout', timeout, 0) * 1000;
+  return retryPolicy(conditions.includes('off') ? 0 : count('proxy-next-upstream-tries', tries, 3), retryOn, RETRY_BACKOFF_MS, perTry || undefined);
+}
+
 /** `enable-cors: "true"` and the `cors-*` annotations, with ingress-nginx's defaults. */
 function ingressCors(ann: Annotations, where: ConfigLocation): ModelCors | undefined {
   if (ann.get('enable-cors') !== 'true') return undefined;
@@ -225,6 +266,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const destinationAnn = ann.get('destination');
   const redirect = ingressRedirect(ann, where);
   const cors = ingressCors(ann, where);
+  const retry = ingressRetry(ann, where);
   const httpsRedirect: ModelRedirect | undefined = ann.get('ssl-redirect') === 'true' || ann.get('force-ssl-redirect') === 'true'
     ? { status: 308, scheme: 'https', plainOnly: true } : undefined;
   const vhost = ann.get('upstream-vhost');
@@ -273,7 +315,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, redirect: redirect ?? httpsRedirect, cors, allowSources, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, redirect: redirect ?? httpsRedirect, retry, cors, allowSources, source: { ...where, field },
     };
     paths.set(key, { key, route });
     b.routes.push(route);
@@ -376,7 +418,15 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
     if (redirect && (rewrite || rule.backendRefs)) {
       throw new ConfigError(CONFIG_CODES.schema, 'a rule with a RequestRedirect filter has neither a URLRewrite filter nor backendRefs (Gateway API)', { ...where, field: `${field}.filters` });
     }
-    const timeout = (rule.timeouts as Obj | undefined)?.request as string | undefined;
+    const timeouts = rule.timeouts as Obj | undefined;
+    const requestTimeout = timeouts?.request ? parseDuration(timeouts.request as string) : 0;
+    const backendTimeout = timeouts?.backendRequest ? parseDuration(timeouts.backendRequest as string) : 0;
+    // Higress: `attempts` defaults to 2; connection failures and the listed codes are retried;
+    // `timeouts.backendRequest` is the per-try timeout when there are retries, else the route's.
+    const r = rule.retry as Obj | undefined;
+    const retry = r && retryPolicy((r.attempts as number | undefined) ?? 2, (r.codes as number[] | undefined) ?? [],
+      r.backoff ? parseDuration(r.backoff as string) : RETRY_BACKOFF_MS, backendTimeout || undefined);
+    const timeoutMs = requestTimeout || (retry ? 0 : backendTimeout) || undefined;
     const matches = (rule.matches as Obj[] | undefined)?.length ? (rule.matches as Obj[]) : [{}];
     matches.forEach((m, j) => {
       const path = (m.path as Obj | undefined) ?? {};
@@ -388,7 +438,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
         headers: ((m.headers as Obj[] | undefined) ?? []).map((h) => ({ name: String(h.name).toLowerCase(), type: (h.type as 'Exact' | undefined) ?? 'Exact', value: String(h.value) })),
         query: ((m.queryParams as Obj[] | undefined) ?? []).map((q) => ({ name: String(q.name), type: (q.type as 'Exact' | undefined) ?? 'Exact', value: String(q.value) })),
         backends, rewrite, redirect, mirror, requestHeaders: reqMods, responseHeaders: respMods,
-        timeoutMs: timeout ? parseDuration(timeout) : undefined,
+        timeoutMs, retry,
         direct: backends.length || redirect ? undefined : { status: 500, body: 'no backend' },
         source: { ...where, field: `${field}.matches[${j}]` },
       });
@@ -547,10 +597,16 @@ function nativeRoutes(b: Builder, doc: Obj, file: string): void {
       requestHeaders: mods(r.requestHeaders as Obj | undefined),
       responseHeaders: mods(r.responseHeaders as Obj | undefined),
       timeoutMs: r.timeoutMs as number | undefined,
+      retry: nativeRetry(r.retry as Obj | undefined),
       direct: r.direct as ModelRoute['direct'],
       source: where,
     });
   }
+}
+
+/** A native route's `retry` (`on` defaults to connection failures only). */
+function nativeRetry(r: Obj | undefined): ModelRetry | undefined {
+  return r && retryPolicy(r.attempts as number, (r.on as Array<string | number> | undefined) ?? [], (r.backoffMs as number | undefined) ?? RETRY_BACKOFF_MS, r.perTryTimeoutMs as number | undefined);
 }
 
 // ---------------------------------------------------------------------------------------------

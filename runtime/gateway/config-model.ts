@@ -86,6 +86,8 @@ export interface ModelRoute {
   responseHeaders?: ModelHeaderMods;
   /** Per-route request timeout; default the cluster's. */
   timeoutMs?: number;
+  /** Retries (HTTPRoute `retry`, Ingress `proxy-next-upstream*`, native `retry`); without it, one retry on a connect failure. */
+  retry?: ModelRetry;
   /** Fixed response instead of proxying (native `direct`), e.g. for health routes. */
   direct?: { status: number; body: string; location?: string };
   /** A redirect built from each request instead of proxying (HTTPRoute `RequestRedirect`). */
@@ -97,6 +99,25 @@ export interface ModelRoute {
   /** Client address ranges (CIDR or single addresses) allowed on the route; others get 403 (Ingress `whitelist-source-range`). */
   allowSources?: string[];
   source?: ConfigLocation;
+}
+
+/**
+ * A route's retry policy, applied as Envoy's router applies one: below the plugins (they see only
+ * the answer that is passed on), on another endpoint when the cluster has one.
+ */
+export interface ModelRetry {
+  /** Retries after the first try; 0 turns off even the retry on a connect failure. */
+  attempts: number;
+  /** Upstream answers with these statuses are retried (the last one is passed on). */
+  statuses: number[];
+  /** Every 5xx answer is retried (Envoy `5xx`). */
+  any5xx: boolean;
+  /** A reset or a timeout before the answer's head is retried too; a connect failure always is. */
+  onReset: boolean;
+  /** Retry n waits a random time below backoffMs × 2^(n-1) (Envoy's jittered back-off; default 25 ms). */
+  backoffMs: number;
+  /** Time each try's answer head has to arrive; default the route's timeout. */
+  perTryTimeoutMs?: number;
 }
 
 /** A route's CORS policy, with ingress-nginx's defaults filled in by the loader. */

@@ -15,6 +15,7 @@ import type { AccessLog } from './access-log.js';
 import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage, redirectLocation } from './router-stage.js';
+import type { ModelRetry } from './config-model.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
 import { newRequestId } from './request-id.js';
@@ -139,8 +140,10 @@ class Exchange {
   private resumeUpstream: () => void = noop;
   /** The upstream request was cancelled by us: its errors are not upstream failures. */
   private cancelled = false;
-  /** The upstream's response head arrived. */
+  /** The upstream's response head arrived (and is passed on). */
   private responded = false;
+  /** The current HTTP/1.1 try's answer is read and dropped: a retry follows once it ends. */
+  private discarding = false;
   /** A plugin phase on the response is pending (the upstream is paused meanwhile). */
   private phasePending = false;
   private deferredEnd?: { trailers: Record<string, string> | undefined };
@@ -315,19 +318,52 @@ class Exchange {
       return this.sendSimple(500, 'invalid_header', `invalid header: ${(err as Error).message}`);
     }
     this.ctx.stats.upstreamError(up.cluster.model.name);
+    const policy = this.route?.model.retry;
     if (isConnectFailure(err)) {
       up.cluster.eject(up.endpoint);
       up.cluster.errors++;
-      const retryable = this.endOfStream || (this.req as Readable).readableDidRead === false;
-      const next = up.attempt === 0 && retryable ? up.cluster.pick(up.endpoint) : undefined;
-      if (next) {
-        up.attempt++;
-        return this.send(next);
+      if (policy) {
+        if (this.mayRetry(policy)) return this.retry(policy);
+      } else if (up.attempt === 0 && this.replayable()) {
+        // Without a policy: one retry, at once, on another endpoint.
+        const next = up.cluster.pick(up.endpoint);
+        if (next) {
+          up.attempt++;
+          return this.send(next);
+        }
       }
       return this.sendSimple(503, 'upstream_connect_failure', `upstream connect error: ${(err as Error).message}`);
     }
+    if (policy?.onReset && this.mayRetry(policy)) return this.retry(policy);
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return this.sendSimple(504, 'upstream_response_timeout', 'upstream request timeout');
     this.sendSimple(502, 'upstream_reset', `upstream error: ${(err as Error).message}`);
+  }
+
+  /** The request can be sent again: it has no body, or none of it was read yet. */
+  private replayable(): boolean {
+    return this.endOfStream || (this.req as Readable).readableDidRead === false;
+  }
+
+  /** The route's retry policy allows another try of a request that can be sent again. */
+  private mayRetry(policy: ModelRetry): boolean {
+    return this.upstream!.attempt < policy.attempts && this.replayable();
+  }
+
+  /** An upstream answer with this status is dropped and the request retried (route policy). */
+  private retriesStatus(status: number): boolean {
+    const p = this.route?.model.retry;
+    return p !== undefined && ((p.any5xx && status >= 500) || p.statuses.includes(status)) && this.mayRetry(p);
+  }
+
+  /** Sends the request again after Envoy's jittered back-off, on another endpoint when there is one. */
+  private retry(policy: ModelRetry): void {
+    if (this.done || this.cancelled) return;
+    const up = this.upstream!;
+    up.attempt++;
+    this.ctx.stats.upstreamRetry(up.cluster.model.name);
+    const next = up.cluster.pick(up.endpoint) ?? up.endpoint;
+    const resend = (): void => { if (!this.done && !this.cancelled) this.send(next); };
+    setTimeout(resend, Math.random() * policy.backoffMs * 2 ** (up.attempt - 1));
   }
 
   /** The upstream connection broke after the response head was sent on. */
@@ -386,7 +422,7 @@ class Exchange {
       path,
       headers: flat,
       body: this.endOfStream ? null : this.requestBodySource(up.bodyNeedsChain) as Readable,
-      headersTimeout: this.route?.model.timeoutMs,
+      headersTimeout: this.route?.model.retry?.perTryTimeoutMs ?? this.route?.model.timeoutMs,
     }, this as unknown as Dispatcher.DispatchHandler);
   }
 
@@ -399,6 +435,10 @@ class Exchange {
   /** undici handler: the response head. Returning false pauses the upstream until `resumeUpstream`. */
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     if (status < 200) return true; // 1xx informational: not passed on
+    if (this.retriesStatus(status)) {
+      this.discarding = true;
+      return true;
+    }
     this.resumeUpstream = resume;
     this.responded = true;
     if (!this.chain && !this.route?.model.responseHeaders && !this.corsHeaders) return this.writeResponseHead(status, rawHeaderPairs(raw));
@@ -413,11 +453,13 @@ class Exchange {
 
   /** undici handler: a response body chunk; false pauses the upstream. */
   onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
     return this.upstreamData(chunk);
   }
 
   /** undici handler: the response ended, with trailers as raw name/value buffers. */
   onComplete(trailers: Buffer[] | null): void {
+    if (this.discarding) return this.retryAfterDiscard();
     let t: Record<string, string> | undefined;
     if (trailers?.length) {
       const pairs = rawHeaderPairs(trailers);
@@ -429,8 +471,15 @@ class Exchange {
 
   /** undici handler: the request failed (connect, timeout, reset, or our own cancel). */
   onError(err: Error): void {
+    if (this.discarding) return this.retryAfterDiscard();
     if (this.responded) this.upstreamBroke(err);
     else this.upstreamFailed(err);
+  }
+
+  /** The dropped answer of a try ended (completely or not): the next try. */
+  private retryAfterDiscard(): void {
+    this.discarding = false;
+    this.retry(this.route!.model.retry!);
   }
 
   // --- HTTP/2 upstream (h2, h2c, gRPC): a node:http2 stream feeding the same response path.
@@ -455,15 +504,21 @@ class Exchange {
     let trailers: Record<string, string> | undefined;
     stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
     stream.once('error', (err) => {
+      if (this.upstreamStream !== stream) return; // a try given up for a retry
       if (this.responded) this.upstreamBroke(err);
       else this.upstreamFailed(ep.h2ConnectError(session) ?? err);
     });
     stream.once('response', (h, flags) => {
+      const status = Number(h[':status']);
+      if (this.retriesStatus(status)) {
+        this.upstreamStream = undefined;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        return this.retry(this.route!.model.retry!);
+      }
       this.responded = true;
       this.resumeUpstream = () => stream.resume();
       stream.on('data', (chunk: Buffer) => { if (!this.upstreamData(chunk)) stream.pause(); });
       stream.once('end', () => this.upstreamEnd(trailers));
-      const status = Number(h[':status']);
       const noBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
       if (!this.upstreamHead(status, responseHeaderList(status, h as Record<string, string>), noBody)) stream.pause();
     });

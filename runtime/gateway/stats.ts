@@ -1,6 +1,6 @@
 /**
  * Gateway statistics in Prometheus text format: requests by route and status, latency
- * histograms by route, upstream errors by cluster, plugin VM state, and plugin-defined metrics.
+ * histograms by route, upstream errors and retries by cluster, plugin VM state, and plugin-defined metrics.
  */
 import type { MetricSample } from '../host/types.js';
 
@@ -13,6 +13,7 @@ export class GatewayStats {
   private readonly requests = new Map<string, number>();
   private readonly latency = new Map<string, Histogram>();
   private readonly upstreamErrors = new Map<string, number>();
+  private readonly upstreamRetries = new Map<string, number>();
   /** Worker replacements by the watchdog (primary only). */
   watchdogKills = 0;
   reloadsOk = 0;
@@ -33,12 +34,17 @@ export class GatewayStats {
     this.upstreamErrors.set(cluster, (this.upstreamErrors.get(cluster) ?? 0) + 1);
   }
 
+  upstreamRetry(cluster: string): void {
+    this.upstreamRetries.set(cluster, (this.upstreamRetries.get(cluster) ?? 0) + 1);
+  }
+
   /** Serializable form, summed across workers by the primary. */
   toJSON(): StatsData {
     return {
       requests: [...this.requests],
       latency: [...this.latency].map(([k, v]) => [k, v]),
       upstreamErrors: [...this.upstreamErrors],
+      upstreamRetries: [...this.upstreamRetries],
       watchdogKills: this.watchdogKills,
       reloadsOk: this.reloadsOk,
       reloadsFailed: this.reloadsFailed,
@@ -51,6 +57,7 @@ export interface StatsData {
   requests: Array<[string, number]>;
   latency: Array<[string, Histogram]>;
   upstreamErrors: Array<[string, number]>;
+  upstreamRetries?: Array<[string, number]>;
   watchdogKills: number;
   reloadsOk: number;
   reloadsFailed: number;
@@ -81,6 +88,7 @@ export function renderPrometheus(parts: StatsData[]): string {
   const req = new Map<string, number>();
   const lat = new Map<string, Histogram>();
   const ue = new Map<string, number>();
+  const ur = new Map<string, number>();
   const plugins = new Map<string, PluginStatsData & { workers: number }>();
   const pm = new Map<string, MetricSample>();
   let kills = 0, ok = 0, failed = 0;
@@ -92,6 +100,7 @@ export function renderPrometheus(parts: StatsData[]): string {
       else { v.counts.forEach((c, i) => (h.counts[i] += c)); h.sum += v.sum; h.count += v.count; }
     }
     for (const [k, v] of p.upstreamErrors) ue.set(k, (ue.get(k) ?? 0) + v);
+    for (const [k, v] of p.upstreamRetries ?? []) ur.set(k, (ur.get(k) ?? 0) + v);
     kills += p.watchdogKills; ok = Math.max(ok, p.reloadsOk); failed = Math.max(failed, p.reloadsFailed);
     for (const s of p.plugins ?? []) {
       const prev = plugins.get(s.name);
@@ -131,6 +140,8 @@ export function renderPrometheus(parts: StatsData[]): string {
   }
   lines.push('# TYPE gateway_upstream_errors_total counter');
   for (const [k, v] of ue) lines.push(`gateway_upstream_errors_total{cluster="${esc(k)}"} ${v}`);
+  lines.push('# TYPE gateway_upstream_retries_total counter');
+  for (const [k, v] of ur) lines.push(`gateway_upstream_retries_total{cluster="${esc(k)}"} ${v}`);
   lines.push('# TYPE gateway_watchdog_worker_replacements_total counter', `gateway_watchdog_worker_replacements_total ${kills}`);
   lines.push('# TYPE gateway_config_reloads_total counter', `gateway_config_reloads_total{result="ok"} ${ok}`, `gateway_config_reloads_total{result="failed"} ${failed}`);
   lines.push('# TYPE gateway_plugin_vm_ready gauge');

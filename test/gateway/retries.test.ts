@@ -1,0 +1,132 @@
+/**
+ * Retry policies (HTTPRoute `retry`, Ingress `proxy-next-upstream*`, native `retry`): a request
+ * whose answer has a retried status, or whose connection broke before the answer, is sent again,
+ * below the plugins, on another endpoint when the cluster has one; a request with a body is not.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { configDir, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+
+type Server = Awaited<ReturnType<typeof echoServer>>;
+let good: Server, bad: Server, flaky: Server;
+/** Requests each upstream saw, by path. */
+const seen = { bad: new Map<string, number>(), flaky: new Map<string, number>() };
+const count = (m: Map<string, number>, path: string) => m.set(path, (m.get(path) ?? 0) + 1).get(path)!;
+let dir: Awaited<ReturnType<typeof configDir>>;
+let gw: Awaited<ReturnType<typeof gateway>>;
+
+before(async () => {
+  good = await echoServer('good');
+  // Always 503, with a body of its own (the client must get exactly this when retries run out).
+  bad = await echoServer('bad', (req, res) => {
+    count(seen.bad, req.url!);
+    req.resume();
+    res.writeHead(503, { 'content-type': 'text/plain', 'x-upstream': 'bad' });
+    res.end('bad is down');
+  });
+  // The first request to a path breaks the connection before answering; later ones get 200.
+  flaky = await echoServer('flaky', (req, res) => {
+    if (count(seen.flaky, req.url!) === 1) return void req.socket.destroy();
+    res.writeHead(200, { 'x-upstream': 'flaky' });
+    res.end('flaky is fine now');
+  });
+  dir = await configDir();
+  await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
+kind: McpBridge
+metadata: { name: default, namespace: higress-system }
+spec:
+  registries:
+    - { type: static, name: pair, domain: "127.0.0.1:${bad.port},127.0.0.1:${good.port}" }
+    - { type: static, name: bad, domain: "127.0.0.1:${bad.port}" }
+    - { type: static, name: flaky, domain: "127.0.0.1:${flaky.port}" }
+`);
+  const ingress = (name: string, dest: string, ann: Record<string, string>) => `---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+  annotations:
+    higress.io/destination: "${dest}"
+${Object.entries(ann).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}
+spec:
+  rules:
+    - host: ${name}.com
+      http:
+        paths:
+          - { path: /, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
+`;
+  await dir.write('routes.yaml', `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: retried, namespace: prod }
+spec:
+  hostnames: [retry.example.com]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /pair } }]
+      backendRefs: [{ name: pair.static, port: 80 }]
+      retry: { codes: [503], attempts: 2, backoff: 1ms }
+    - matches: [{ path: { type: PathPrefix, value: /bad } }]
+      backendRefs: [{ name: bad.static, port: 80 }]
+      retry: { codes: [503], attempts: 2, backoff: 1ms }
+    - matches: [{ path: { type: PathPrefix, value: /plain } }]
+      backendRefs: [{ name: bad.static, port: 80 }]
+${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}`);
+  await dir.write('settings.yaml', QUIET);
+  gw = await gateway([dir.dir]);
+});
+
+after(async () => {
+  await gw?.close();
+  await Promise.all([good, bad, flaky].map((s) => s?.close()));
+  await dir?.remove();
+});
+
+const get = (path: string, host = 'retry.example.com', opts: { method?: string; body?: string } = {}) =>
+  fetchText(`${gw.url}${path}`, { ...opts, headers: { host } });
+
+test('HTTPRoute retry: a 503 from one endpoint is retried on the other; the client only sees the good answer', async () => {
+  for (let i = 0; i < 6; i++) {
+    const r = await get(`/pair/${i}`);
+    assert.equal(r.status, 200, `request ${i}`);
+    assert.equal(JSON.parse(r.text).name, 'good');
+  }
+  // Round-robin sent some first tries to the bad endpoint: those were retried.
+  assert.ok(seen.bad.size >= 2, `the bad endpoint saw ${seen.bad.size} of the 6 paths`);
+  const stats = await fetchText(`${gw.admin}/stats/prometheus`);
+  assert.match(stats.text, /gateway_upstream_retries_total\{cluster="outbound\|80\|\|pair\.static"\} [1-9]/);
+});
+
+test('HTTPRoute retry: when every try fails the last upstream answer is passed on, after 1 + attempts tries', async () => {
+  const r = await get('/bad/x');
+  assert.equal(r.status, 503);
+  assert.equal(r.text, 'bad is down');
+  assert.equal(r.headers['x-upstream'], 'bad');
+  assert.equal(seen.bad.get('/bad/x'), 3);
+});
+
+test('a request with a body is not retried (its body is streamed, not kept)', async () => {
+  const r = await get('/bad/post', 'retry.example.com', { method: 'POST', body: 'x'.repeat(1000) });
+  assert.equal(r.status, 503);
+  assert.equal(seen.bad.get('/bad/post'), 1);
+});
+
+test('without a retry policy an upstream 503 passes through after one try', async () => {
+  const r = await get('/plain/x');
+  assert.equal(r.status, 503);
+  assert.equal(r.text, 'bad is down');
+  assert.equal(seen.bad.get('/plain/x'), 1);
+});
+
+test('Ingress proxy-next-upstream "error timeout": a connection broken before the answer is retried', async () => {
+  const r = await get('/first', 'next.com');
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'flaky is fine now');
+  assert.equal(seen.flaky.get('/first'), 2);
+});
+
+test('Ingress proxy-next-upstream "http_503" alone does not retry a broken connection', async () => {
+  const r = await get('/second', 'codes-only.com');
+  assert.equal(r.status, 502);
+  assert.equal(r.headers['x-gateway-detail'], 'upstream_reset');
+  assert.equal(seen.flaky.get('/second'), 1);
+});
