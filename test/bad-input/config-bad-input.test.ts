@@ -112,6 +112,10 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/permanent-redirect: "ftp://files.example",')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
   },
   {
+    name: 'an Ingress proxy-next-upstream-tries that is no number', code: 'GW_CONFIG_SCHEMA', mentions: [/proxy-next-upstream-tries must be a whole number, not many/, /Ingress default\/new/, /metadata\.annotations\["nginx\.ingress\.kubernetes\.io\/proxy-next-upstream-tries"\]/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\n${K8S_NEW_ROUTE.replace('annotations: {', 'annotations: { nginx.ingress.kubernetes.io/proxy-next-upstream-tries: "many",')}---\napiVersion: networking.higress.io/v1\nkind: McpBridge\nmetadata: { name: default, namespace: higress-system }\nspec: { registries: [] }\n` }),
+  },
+  {
     name: 'an HTTPRoute rule with both a RequestRedirect and backendRefs', code: 'GW_CONFIG_SCHEMA', mentions: [/RequestRedirect filter has neither a URLRewrite filter nor backendRefs/, /HTTPRoute default\/redirect/, /spec\.rules\[0\]\.filters/],
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: redirect, namespace: default }\nspec:\n  hostnames: [new.example]\n  rules:\n    - matches: [{ path: { type: PathPrefix, value: /new } }]\n      filters: [{ type: RequestRedirect, requestRedirect: { scheme: https } }]\n      backendRefs: [{ name: up.svc }]\n` }),
   },
