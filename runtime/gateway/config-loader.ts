@@ -255,6 +255,22 @@ function ingressCors(ann: Annotations, where: ConfigLocation): ModelCors | undef
   };
 }
 
+/**
+ * An HTTPRoute `CORS` filter, with the Gateway API's defaults (no credentials, max age 5 s) and
+ * its origin forms: `*`, exact origins, `https://*.example.com` for subdomains.
+ */
+function httpRouteCors(c: Obj): ModelCors {
+  const list = (v: unknown) => ((v as string[] | undefined) ?? []).join(', ');
+  return {
+    allowOrigins: (c.allowOrigins as string[] | undefined) ?? [],
+    allowMethods: list(c.allowMethods),
+    allowHeaders: list(c.allowHeaders),
+    exposeHeaders: list(c.exposeHeaders),
+    allowCredentials: c.allowCredentials === true,
+    maxAgeSeconds: (c.maxAge as number | undefined) ?? 5,
+  };
+}
+
 function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
   const meta = doc.metadata as Obj;
   const ann = annotationsOf(meta);
@@ -388,6 +404,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
     let mirror: ModelRoute['mirror'];
     let reqMods: ModelHeaderMods | undefined;
     let respMods: ModelHeaderMods | undefined;
+    let cors: ModelCors | undefined;
     for (const [k, f] of ((rule.filters as Obj[] | undefined) ?? []).entries()) {
       if (f.type === 'RequestHeaderModifier') reqMods = headerMods(f.requestHeaderModifier as Obj);
       else if (f.type === 'ResponseHeaderModifier') respMods = headerMods(f.responseHeaderModifier as Obj);
@@ -411,8 +428,10 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
         const fraction = m.fraction as Obj | undefined;
         const percent = m.percent !== undefined ? Number(m.percent) : fraction ? (100 * Number(fraction.numerator)) / Number(fraction.denominator ?? 100) : 100;
         mirror = { cluster, percent };
+      } else if (f.type === 'CORS') {
+        cors = httpRouteCors((f.cors as Obj | undefined) ?? {});
       } else {
-        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier, URLRewrite, RequestRedirect and RequestMirror are)`, { ...where, field: `${field}.filters[${k}].type` });
+        throw new ConfigError(CONFIG_CODES.schema, `filter type "${String(f.type)}" is not supported by the local gateway (RequestHeaderModifier, ResponseHeaderModifier, URLRewrite, RequestRedirect, RequestMirror and CORS are)`, { ...where, field: `${field}.filters[${k}].type` });
       }
     }
     if (redirect && (rewrite || rule.backendRefs)) {
@@ -438,7 +457,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
         headers: ((m.headers as Obj[] | undefined) ?? []).map((h) => ({ name: String(h.name).toLowerCase(), type: (h.type as 'Exact' | undefined) ?? 'Exact', value: String(h.value) })),
         query: ((m.queryParams as Obj[] | undefined) ?? []).map((q) => ({ name: String(q.name), type: (q.type as 'Exact' | undefined) ?? 'Exact', value: String(q.value) })),
         backends, rewrite, redirect, mirror, requestHeaders: reqMods, responseHeaders: respMods,
-        timeoutMs, retry,
+        timeoutMs, retry, cors,
         direct: backends.length || redirect ? undefined : { status: 500, body: 'no backend' },
         source: { ...where, field: `${field}.matches[${j}]` },
       });

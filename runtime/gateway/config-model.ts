@@ -94,7 +94,7 @@ export interface ModelRoute {
   redirect?: ModelRedirect;
   /** A copy of each request (a share of them) goes to this HTTP/1.1 cluster; its answers are dropped (HTTPRoute `RequestMirror`). */
   mirror?: { cluster: string; percent: number };
-  /** CORS (Ingress `enable-cors`). */
+  /** CORS (Ingress `enable-cors`, HTTPRoute `CORS` filter). */
   cors?: ModelCors;
   /** Client address ranges (CIDR or single addresses) allowed on the route; others get 403 (Ingress `whitelist-source-range`). */
   allowSources?: string[];

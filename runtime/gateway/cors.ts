@@ -1,9 +1,10 @@
 /**
- * A route's CORS policy (the Ingress `enable-cors` / `cors-*` annotations), applied the way
- * Higress applies it, with Envoy's CORS filter, which runs before the Wasm plugins: a preflight
- * from an allowed origin is answered at once (no plugin, no upstream); any other request from
- * an allowed origin gets the CORS headers on whatever answers it (the upstream, a plugin's local
- * response, a gateway error). Requests from other origins pass unchanged.
+ * A route's CORS policy (the Ingress `enable-cors` / `cors-*` annotations, the HTTPRoute `CORS`
+ * filter), applied the way Higress applies it, with Envoy's CORS filter, which runs before the
+ * Wasm plugins: a preflight from an allowed origin is answered at once (no plugin, no upstream);
+ * any other request from an allowed origin gets the CORS headers on whatever answers it (the
+ * upstream, a plugin's local response, a gateway error). Requests from other origins pass
+ * unchanged.
  */
 import type { ModelCors } from './config-model.js';
 
@@ -32,7 +33,9 @@ export class CorsPolicy {
     const m = this.model;
     const out: Array<[string, string]> = [['access-control-allow-origin', origin]];
     if (m.allowCredentials) out.push(['access-control-allow-credentials', 'true']);
-    out.push(['access-control-allow-methods', m.allowMethods], ['access-control-allow-headers', m.allowHeaders], ['access-control-max-age', String(m.maxAgeSeconds)]);
+    if (m.allowMethods) out.push(['access-control-allow-methods', m.allowMethods]);
+    if (m.allowHeaders) out.push(['access-control-allow-headers', m.allowHeaders]);
+    out.push(['access-control-max-age', String(m.maxAgeSeconds)]);
     return out;
   }
 

@@ -131,6 +131,11 @@ ${httpRoute('redirects', 'redirect.example.com', `    - matches: [{ path: { type
     - matches: [{ path: { type: PathPrefix, value: / } }]
       backendRefs: [{ name: svc-a.static, port: 80 }]
       filters: [{ type: RequestMirror, requestMirror: { backendRef: { name: svc-m.static, port: 80 } } }]
+`)}${httpRoute('cors', 'cors.example.com', `    - matches: [{ path: { type: PathPrefix, value: / } }]
+      backendRefs: [{ name: svc-a.static, port: 80 }]
+      filters:
+        - type: CORS
+          cors: { allowOrigins: ["https://app.example.com", "https://*.trusted.com"], allowMethods: [GET, POST], allowHeaders: [x-api-key], exposeHeaders: [x-upstream], maxAge: 600, allowCredentials: true }
 `)}`);
   await dir.write('settings.yaml', QUIET);
   gw = await gateway([dir.dir]);
@@ -201,6 +206,25 @@ test('Ingress permanent-redirect and temporal-redirect send every path to that U
   r = await fetchText(`${gw.url}/foo?q=1`, { headers: { host: 'away.com' } });
   assert.equal(r.status, 302);
   assert.equal(r.headers.location, 'http://bar.com:8080/foo?q=1');
+});
+
+test('HTTPRoute CORS filter: an allowed preflight is answered by the gateway; answers to allowed origins carry the headers', async () => {
+  const host = 'cors.example.com';
+  let r = await fetchText(`${gw.url}/items`, { method: 'OPTIONS', headers: { host, origin: 'https://x.trusted.com', 'access-control-request-method': 'POST' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['access-control-allow-origin'], 'https://x.trusted.com');
+  assert.equal(r.headers['access-control-allow-methods'], 'GET, POST');
+  assert.equal(r.headers['access-control-allow-headers'], 'x-api-key');
+  assert.equal(r.headers['access-control-max-age'], '600');
+  assert.equal(r.headers['access-control-allow-credentials'], 'true');
+  const e = await echo(`${gw.url}/items`, { headers: { host, origin: 'https://app.example.com' } });
+  assert.equal(e.name, 'a');
+  assert.equal(e.respHeaders['access-control-allow-origin'], 'https://app.example.com');
+  assert.equal(e.respHeaders['access-control-expose-headers'], 'x-upstream');
+  // Another origin: no CORS headers, and its preflight goes to the upstream like any request.
+  r = await fetchText(`${gw.url}/items`, { method: 'OPTIONS', headers: { host, origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+  assert.equal(r.headers['access-control-allow-origin'], undefined);
+  assert.equal(JSON.parse(r.text).method, 'OPTIONS');
 });
 
 test('wildcard hosts match subdomains; unknown hosts get 404', async () => {
