@@ -40,18 +40,24 @@ const ANN = 'nginx.ingress.kubernetes.io/';
  * `higress.io/<name>` alike; when both are set, the nginx one wins. */
 interface Annotations {
   get(name: string): string | undefined;
+  /** An annotation Higress reads only as `higress.io/<name>` (its own, such as `timeout`). */
+  higress(name: string): string | undefined;
   /** The field path of an annotation, for errors. */
   field(name: string): string;
 }
 
+const HIGRESS = 'higress.io/';
+
 function annotationsOf(meta: Obj): Annotations {
   const raw = (meta.annotations as Obj | undefined) ?? {};
   const keys = new Map<string, string>();
-  for (const prefix of ['higress.io/', ANN]) {
+  for (const prefix of [HIGRESS, ANN]) {
     for (const k of Object.keys(raw)) if (k.startsWith(prefix)) keys.set(k.slice(prefix.length), k);
   }
+  const value = (k: string | undefined) => (k === undefined || raw[k] == null ? undefined : String(raw[k]));
   return {
-    get: (name) => { const k = keys.get(name); return k === undefined || raw[k] == null ? undefined : String(raw[k]); },
+    get: (name) => value(keys.get(name)),
+    higress: (name) => value(HIGRESS + name),
     field: (name) => `metadata.annotations["${keys.get(name) ?? ANN + name}"]`,
   };
 }
@@ -240,6 +246,60 @@ function ingressRetry(ann: Annotations, where: ConfigLocation): ModelRetry | und
   return retryPolicy(conditions.includes('off') ? 0 : count('proxy-next-upstream-tries', tries, 3), retryOn, RETRY_BACKOFF_MS, perTry || undefined);
 }
 
+/**
+ * Higress's `request-header-control-*` / `response-header-control-*` annotations for one
+ * direction: `add` and `update` list one `name value` per line (quotes around either are
+ * dropped), `remove` is comma-separated.
+ */
+function ingressHeaderControl(ann: Annotations, dir: 'request' | 'response'): ModelHeaderMods | undefined {
+  const lines = (name: string): Array<[string, string]> => (ann.higress(`${dir}-header-control-${name}`) ?? '').split('\n').flatMap((line) => {
+    const m = /^(\S+)\s+(.*)$/.exec(line.trim());
+    return m ? [[unquote(m[1]).toLowerCase(), unquote(m[2].trim())] as [string, string]] : [];
+  });
+  const mods = { add: lines('add'), set: lines('update'), remove: (ann.higress(`${dir}-header-control-remove`) ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) };
+  return mods.add.length || mods.set.length || mods.remove.length ? mods : undefined;
+}
+
+function unquote(s: string): string {
+  return s.length >= 2 && (s[0] === '"' || s[0] === "'") && s[s.length - 1] === s[0] ? s.slice(1, -1) : s;
+}
+
+/** `higress.io/timeout`: the route's timeout in seconds (0: none set). */
+function ingressTimeout(ann: Annotations, where: ConfigLocation): number | undefined {
+  const v = ann.higress('timeout');
+  if (v === undefined) return undefined;
+  const seconds = Number(v);
+  if (!Number.isInteger(seconds) || seconds < 0) throw new ConfigError(CONFIG_CODES.schema, `timeout must be a whole number of seconds, not ${v}`, { ...where, field: `metadata.annotations["${HIGRESS}timeout"]` });
+  return seconds * 1000 || undefined;
+}
+
+/**
+ * `mirror-target-service` (`[namespace/]name[:port]`) or `mirror-target-fqdn` (+
+ * `mirror-target-fqdn-port`, default 80), and `mirror-percentage` (default all): a copy of each
+ * request goes there, as with the HTTPRoute RequestMirror filter.
+ */
+function ingressMirror(b: Builder, ann: Annotations, namespace: string, where: ConfigLocation): ModelRoute['mirror'] {
+  const fqdn = ann.get('mirror-target-fqdn');
+  const target = ann.get('mirror-target-service');
+  if (fqdn === undefined && target === undefined) return undefined;
+  const percent = Math.min(100, Number(ann.get('mirror-percentage') ?? 100));
+  if (fqdn !== undefined) {
+    const field = ann.field('mirror-target-fqdn');
+    return mirrorTo(b, resolveCluster(b, fqdn, Number(ann.get('mirror-target-fqdn-port') ?? 80), { ...where, field }), percent, { ...where, field });
+  }
+  const [ref, port] = target!.split(':');
+  const [ns2, name] = ref.includes('/') ? ref.split('/') : [namespace, ref];
+  const host = `${name}.${ns2}.svc.cluster.local`;
+  const field = ann.field('mirror-target-service');
+  return mirrorTo(b, resolveCluster(b, b.services.has(host) ? host : name, port ? Number(port) : undefined, { ...where, field }), percent, { ...where, field });
+}
+
+/** A mirror of a route's requests to `cluster`, which must speak HTTP/1.1. */
+function mirrorTo(b: Builder, cluster: string, percent: number, where: ConfigLocation): ModelRoute['mirror'] {
+  if (b.clusters.get(cluster)?.protocol !== 'http') throw new ConfigError(CONFIG_CODES.schema, 'a mirror sends its copies to HTTP/1.1 backends only', where);
+  return { cluster, percent };
+}
+
 /** `enable-cors: "true"` and the `cors-*` annotations, with ingress-nginx's defaults. */
 function ingressCors(ann: Annotations, where: ConfigLocation): ModelCors | undefined {
   if (ann.get('enable-cors') !== 'true') return undefined;
@@ -283,6 +343,10 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const redirect = ingressRedirect(ann, where);
   const cors = ingressCors(ann, where);
   const retry = ingressRetry(ann, where);
+  const timeoutMs = ingressTimeout(ann, where);
+  const requestHeaders = ingressHeaderControl(ann, 'request');
+  const responseHeaders = ingressHeaderControl(ann, 'response');
+  const mirror = ingressMirror(b, ann, ns(meta), where);
   const httpsRedirect: ModelRedirect | undefined = ann.get('ssl-redirect') === 'true' || ann.get('force-ssl-redirect') === 'true'
     ? { status: 308, scheme: 'https', plainOnly: true } : undefined;
   const vhost = ann.get('upstream-vhost');
@@ -331,7 +395,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, redirect: redirect ?? httpsRedirect, retry, cors, allowSources, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, redirect: redirect ?? httpsRedirect, retry, timeoutMs, requestHeaders, responseHeaders, mirror, cors, allowSources, source: { ...where, field },
     };
     paths.set(key, { key, route });
     b.routes.push(route);
@@ -423,11 +487,9 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
       } else if (f.type === 'RequestMirror') {
         const m = (f.requestMirror as Obj | undefined) ?? {};
         const refField = `${field}.filters[${k}].requestMirror.backendRef`;
-        const cluster = clusterOf((m.backendRef as Obj | undefined) ?? {}, refField);
-        if (b.clusters.get(cluster)?.protocol !== 'http') throw new ConfigError(CONFIG_CODES.schema, 'RequestMirror sends its copies to HTTP/1.1 backends only', { ...where, field: refField });
         const fraction = m.fraction as Obj | undefined;
         const percent = m.percent !== undefined ? Number(m.percent) : fraction ? (100 * Number(fraction.numerator)) / Number(fraction.denominator ?? 100) : 100;
-        mirror = { cluster, percent };
+        mirror = mirrorTo(b, clusterOf((m.backendRef as Obj | undefined) ?? {}, refField), percent, { ...where, field: refField });
       } else if (f.type === 'CORS') {
         cors = httpRouteCors((f.cors as Obj | undefined) ?? {});
       } else {

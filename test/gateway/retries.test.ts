@@ -2,13 +2,14 @@
  * Retry policies (HTTPRoute `retry`, Ingress `proxy-next-upstream*`, native `retry`): a request
  * whose answer has a retried status, or whose connection broke before the answer, is sent again,
  * below the plugins, on another endpoint when the cluster has one; a request with a body is not.
+ * And route timeouts (`higress.io/timeout`).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { configDir, echoServer, fetchText, gateway, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
-let good: Server, bad: Server, flaky: Server;
+let good: Server, bad: Server, flaky: Server, slow: Server;
 /** Requests each upstream saw, by path. */
 const seen = { bad: new Map<string, number>(), flaky: new Map<string, number>() };
 const count = (m: Map<string, number>, path: string) => m.set(path, (m.get(path) ?? 0) + 1).get(path)!;
@@ -30,6 +31,8 @@ before(async () => {
     res.writeHead(200, { 'x-upstream': 'flaky' });
     res.end('flaky is fine now');
   });
+  // Answers after 3 s.
+  slow = await echoServer('slow', (req, res) => { setTimeout(() => res.end('late'), 3000).unref(); });
   dir = await configDir();
   await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
 kind: McpBridge
@@ -39,6 +42,7 @@ spec:
     - { type: static, name: pair, domain: "127.0.0.1:${bad.port},127.0.0.1:${good.port}" }
     - { type: static, name: bad, domain: "127.0.0.1:${bad.port}" }
     - { type: static, name: flaky, domain: "127.0.0.1:${flaky.port}" }
+    - { type: static, name: slow, domain: "127.0.0.1:${slow.port}" }
 `);
   const ingress = (name: string, dest: string, ann: Record<string, string>) => `---
 apiVersion: networking.k8s.io/v1
@@ -70,14 +74,14 @@ spec:
       retry: { codes: [503], attempts: 2, backoff: 1ms }
     - matches: [{ path: { type: PathPrefix, value: /plain } }]
       backendRefs: [{ name: bad.static, port: 80 }]
-${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}`);
+${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}`);
   await dir.write('settings.yaml', QUIET);
   gw = await gateway([dir.dir]);
 });
 
 after(async () => {
   await gw?.close();
-  await Promise.all([good, bad, flaky].map((s) => s?.close()));
+  await Promise.all([good, bad, flaky, slow].map((s) => s?.close()));
   await dir?.remove();
 });
 
@@ -129,4 +133,13 @@ test('Ingress proxy-next-upstream "http_503" alone does not retry a broken conne
   assert.equal(r.status, 502);
   assert.equal(r.headers['x-gateway-detail'], 'upstream_reset');
   assert.equal(seen.flaky.get('/second'), 1);
+});
+
+test('Ingress higress.io/timeout: an upstream slower than the route timeout gets 504', async () => {
+  const t0 = Date.now();
+  const r = await get('/', 'hurry.com');
+  assert.equal(r.status, 504);
+  assert.equal(r.headers['x-gateway-detail'], 'upstream_response_timeout');
+  const ms = Date.now() - t0;
+  assert.ok(ms >= 900 && ms < 2900, `answered after ${ms} ms (timeout 1 s, upstream 3 s)`);
 });

@@ -73,6 +73,16 @@ spec:
     ingress('app-root', 'root.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/app-root': '/app/' }),
     ingress('moved', 'moved.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/home' }),
     ingress('moved-308', 'moved.com', '/keep', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/keep', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '308' }),
+    ingress('hdr', 'hdr.com', '/', 'Prefix', 'svc-a.static:80', {
+      'higress.io/request-header-control-add': 'x-added one\\n\\"x-quoted\\" \'two words\'',
+      'higress.io/request-header-control-update': 'user-agent gateway',
+      'higress.io/request-header-control-remove': 'x-drop, x-drop-too',
+      'higress.io/response-header-control-add': 'x-resp yes',
+      'higress.io/response-header-control-remove': 'x-upstream',
+      // Higress reads these under higress.io/ only: under the nginx prefix they do nothing.
+      'nginx.ingress.kubernetes.io/request-header-control-add': 'x-nginx-prefix yes',
+    }),
+    ingress('shadowed', 'shadowed.com', '/', 'Prefix', 'svc-a.static:80', { 'higress.io/mirror-target-fqdn': 'svc-m.static' }),
     ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'http://bar.com:8080', 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://ignored.example.com' }),
   ].join(''));
   const httpRoute = (name: string, host: string, rules: string) => `---
@@ -206,6 +216,27 @@ test('Ingress permanent-redirect and temporal-redirect send every path to that U
   r = await fetchText(`${gw.url}/foo?q=1`, { headers: { host: 'away.com' } });
   assert.equal(r.status, 302);
   assert.equal(r.headers.location, 'http://bar.com:8080/foo?q=1');
+});
+
+test('Ingress header control: higress.io request/response-header-control-add, -update, -remove', async () => {
+  const e = await echo(`${gw.url}/h`, { headers: { host: 'hdr.com', 'user-agent': 'client', 'x-drop': '1', 'x-drop-too': '2', 'x-keep': '3' } });
+  assert.equal(e.status, 200);
+  assert.equal(e.headers['x-added'], 'one');
+  assert.equal(e.headers['x-quoted'], 'two words');
+  assert.equal(e.headers['user-agent'], 'gateway');
+  assert.equal(e.headers['x-drop'], undefined);
+  assert.equal(e.headers['x-drop-too'], undefined);
+  assert.equal(e.headers['x-keep'], '3');
+  assert.equal(e.headers['x-nginx-prefix'], undefined);
+  assert.equal(e.respHeaders['x-resp'], 'yes');
+  assert.equal(e.respHeaders['x-upstream'], undefined);
+});
+
+test('Ingress mirror-target-fqdn: a copy of each request goes to the mirror', async () => {
+  assert.equal((await echo(`${gw.url}/copied?q=1`, { headers: { host: 'shadowed.com' } })).name, 'a');
+  const copy = () => mirrored.find((m) => m.host === 'shadowed.com-shadow');
+  for (let i = 0; i < 100 && !copy(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(copy()?.url, '/copied?q=1');
 });
 
 test('HTTPRoute CORS filter: an allowed preflight is answered by the gateway; answers to allowed origins carry the headers', async () => {
