@@ -3,9 +3,10 @@
  * run through the route's plugin chain, as Envoy runs the HTTP filters' `on_request_headers` on
  * it: a plugin may answer locally (a 401 before any upgrade; no upstream connection is made) or
  * change the headers the upstream sees. The upstream's answer head (`101`, or a refusal) runs
- * through the response-header callbacks, so plugins may add headers to the `101`. After that the
- * client and upstream sockets are spliced; the frames of the upgraded connection are not shown
- * to plugins.
+ * through the response-header callbacks, so plugins may add headers to the `101`. The upgraded
+ * connection's bytes are the stream's body, as in Envoy: when a plugin has a body callback for a
+ * direction, that direction's bytes (WebSocket frames, as they are on the wire) pass through the
+ * chain; otherwise the sockets are spliced.
  */
 
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
@@ -27,6 +28,8 @@ const MAX_HEAD_BYTES = 64 * 1024;
 /** How long a socket that got a final answer may stay half-open before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 const EMPTY = new Uint8Array(0);
+const REQUEST = 0;
+const RESPONSE = 1;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
@@ -116,6 +119,19 @@ class ChunkedEnd {
   }
 }
 
+/** Resolves when `s` can take more writes, or is closed. */
+function drained(s: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
 function statusLine(status: number): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
 }
@@ -137,6 +153,8 @@ class UpgradeExchange {
   private answered = false;
   /** The client and upstream sockets are joined (after a 101). */
   private spliced = false;
+  /** The request stream was ended before the upstream was reached (a plugin waited for a body). */
+  private requestEnded = false;
   private done = false;
 
   constructor(private readonly ctx: ProxyContext, private readonly req: IncomingMessage, private readonly socket: net.Socket, private readonly conn: ConnInfo) {
@@ -190,7 +208,10 @@ class UpgradeExchange {
       // Not end of stream: as in Envoy, the upgraded connection's bytes are the stream's body.
       let r = await chain.requestHeaders(headers, false);
       // A plugin waiting for the body before releasing the headers: the upgrade request has none, end it.
-      if (!this.done && r.kind === 'continue' && !r.headers) r = await chain.requestData(EMPTY, true);
+      if (!this.done && r.kind === 'continue' && !r.headers) {
+        this.requestEnded = true;
+        r = await chain.requestData(EMPTY, true);
+      }
       if (this.done) return;
       if (!this.applyResult(r)) return;
       if (r.kind === 'continue' && r.headers) headers = r.headers;
@@ -245,10 +266,13 @@ class UpgradeExchange {
       up.setTimeout(0);
       if (this.done) { up.destroy(); return; }
       up.write(request);
-      if (head.length) up.write(head);
       // Client bytes flow on at once, as before a 101 they may be the body of an upgrade the
       // upstream declines (an `Upgrade: h2c` POST); a WebSocket client waits for the 101 anyway.
-      this.socket.pipe(up);
+      if (this.chain?.wantsRequestBody && !this.requestEnded) void this.throughChain(this.socket, up, head, REQUEST);
+      else {
+        if (head.length) up.write(head);
+        this.socket.pipe(up);
+      }
       this.readHead(up, cluster);
     });
     up.on('error', (err) => {
@@ -337,13 +361,44 @@ class UpgradeExchange {
     this.answered = true;
     socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
     if (upgraded) {
-      if (rest.length) socket.write(rest);
       this.spliced = true;
-      up.pipe(socket);
+      if (this.chain?.wantsResponseBody) void this.throughChain(up, socket, rest, RESPONSE);
+      else {
+        if (rest.length) socket.write(rest);
+        up.pipe(socket);
+      }
       return;
     }
     // The refusal's body, then the client connection closes (it asked for an upgrade, not keep-alive).
     this.passBody(up, rest, length, framing !== undefined && /chunked/i.test(framing) ? new ChunkedEnd() : undefined);
+  }
+
+  /**
+   * Copies one direction of the connection through the plugins' body callbacks: `first` (bytes
+   * already read), then what `from` reads until it ends, then the end of the stream. Back-pressure
+   * holds `from` while a callback is pending or `to` is full. A plugin that ends the stream (a
+   * local answer or a reset) after the `101` closes both connections.
+   */
+  private async throughChain(from: net.Socket, to: net.Socket, first: Buffer, dir: typeof REQUEST | typeof RESPONSE): Promise<void> {
+    const chain = this.chain!;
+    const send = async (chunk: Uint8Array, eos: boolean): Promise<boolean> => {
+      const r = await (dir === REQUEST ? chain.requestData(chunk, eos) : chain.responseData(chunk, eos));
+      if (this.done || to.destroyed) return false;
+      if (r.kind !== 'continue') {
+        if (this.answered) this.reset(r.kind === 'reset' ? r.reason : 'local response after the upgrade');
+        else this.applyResult(r);
+        return false;
+      }
+      if (r.data?.length && !to.write(r.data)) await drained(to);
+      return true;
+    };
+    try {
+      if (first.length && !(await send(first, false))) return;
+      for await (const chunk of from.iterator({ destroyOnReturn: false })) if (!(await send(chunk as Buffer, false))) return;
+      if (await send(EMPTY, true)) to.end();
+    } catch (err) {
+      if (!this.done) this.reset(`upgraded connection failed: ${(err as Error).message}`);
+    }
   }
 
   /**

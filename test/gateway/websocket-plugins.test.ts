@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'undici';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { configDir, gateway, QUIET } from './helpers.js';
+import { sdkTestPlugin } from '../sdk/helpers.js';
 import { selfSignedCert } from '../fixtures/self-signed.js';
 
 const KEY_AUTH = pathToFileURL(join(PACKAGE_ROOT, 'examples/key-auth/build/plugin.wasm')).href;
@@ -57,6 +58,8 @@ let dir: Awaited<ReturnType<typeof configDir>>;
 let gw: Awaited<ReturnType<typeof gateway>>;
 let port = 0;
 let tlsPort = 0;
+/** What the upstream read on the upgraded `shout` connection. */
+let shoutReceived = '';
 
 before(async () => {
   // A WebSocket echo server (text frames) that refuses upgrades under /refuse (403; 426 chunked on a kept connection under /chunked).
@@ -77,6 +80,13 @@ before(async () => {
     if (req.url?.includes('/chunked')) {
       // A refusal with a chunked body on a connection the upstream keeps open.
       socket.write('HTTP/1.1 426 Upgrade Required\r\ntransfer-encoding: chunked\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n');
+      return;
+    }
+    if (req.url?.includes('/stream')) {
+      // A plain-text protocol over the upgraded connection: each read is answered "Got <it> Back".
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: shout\r\nconnection: Upgrade\r\n\r\n');
+      socket.on('data', (d: Buffer) => { shoutReceived += d.toString(); socket.write(`Got ${d.toString()} Back`); });
+      socket.on('end', () => socket.end());
       return;
     }
     if (req.url?.includes('/refuse')) {
@@ -109,6 +119,7 @@ routes:
   - { name: default/ws-auth, path: /auth, service: ws.svc }
   - { name: default/ws-hello, path: /hello, service: ws.svc }
   - { name: default/ws-refuse, path: /refuse, service: ws.svc }
+  - { name: default/ws-stream, path: /stream, service: ws.svc }
 plugins:
   - name: key-auth
     url: ${KEY_AUTH}
@@ -121,6 +132,11 @@ plugins:
     rules:
       - routes: [default/ws-hello, default/ws-refuse]
         config: { header: x-hello, value: ws }
+  - name: sdk-probe
+    url: ${pathToFileURL(await sdkTestPlugin('sdk-probe')).href}
+    rules:
+      - routes: [default/ws-stream]
+        config: { name: stream }
 `);
   gw = await gateway([dir.dir]);
   port = gw.ports().plain;
@@ -163,6 +179,26 @@ async function roundTrip(path: string, messages: string[], headers?: Record<stri
   });
   return got;
 }
+
+test('an upgraded connection\'s bytes pass through the plugins\' body callbacks, both ways (as in Envoy)', async () => {
+  const sock = net.connect(port, '127.0.0.1');
+  let text = '';
+  const arrived = (re: RegExp) => new Promise<void>((resolve, reject) => {
+    const check = () => { if (re.test(text)) { sock.off('data', check); resolve(); } };
+    sock.on('data', check);
+    sock.once('close', () => reject(new Error(`closed; got: ${text}`)));
+    check();
+  });
+  sock.on('data', (d) => { text += d.toString('latin1'); });
+  // sdk-probe upper-cases request body chunks (x-upper) and lower-cases response ones (x-lower).
+  sock.write('GET /stream HTTP/1.1\r\nhost: ws.test\r\nupgrade: shout\r\nconnection: Upgrade\r\nx-upper: 1\r\nx-lower: 1\r\n\r\n');
+  await arrived(/^HTTP\/1\.1 101 [^]*\r\n\r\n/);
+  sock.write('hello');
+  await arrived(/got hello back$/);
+  assert.equal(shoutReceived, 'HELLO');
+  assert.match(text, /\r\nupgrade: shout\r\n/i);
+  sock.destroy();
+});
 
 test('key-auth rejects a WebSocket upgrade without a key with 401, before any upstream connection', async () => {
   const before = upstreamConnections;

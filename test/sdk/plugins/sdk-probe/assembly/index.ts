@@ -83,6 +83,7 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
     ctx.replaceRequestHeader("x-count", n.toString() + "/" + getSharedString("sdk-probe/count")!);
   }
   if (ctx.getRequestHeader("x-upper") !== null) ctx.setContext<bool>("upper", true);
+  if (ctx.getRequestHeader("x-lower") !== null) ctx.setContext<bool>("lower", true);
   ctx.setContext<i32>("started", 7);
   ctx.replaceRequestHeader("x-config", config.name);
   if (config.extra.length) ctx.replaceRequestHeader("x-extra", config.extra);
@@ -93,6 +94,12 @@ function onRequestHeaders(ctx: HttpContext, config: Config): Action {
 function onRequestChunk(ctx: HttpContext, config: Config, chunk: ArrayBuffer, endOfStream: bool): ArrayBuffer {
   if (!ctx.getContext<bool>("upper", false)) return chunk;
   return String.UTF8.encode(String.UTF8.decode(chunk).toUpperCase() + (endOfStream ? "!" : ""));
+}
+
+/** Lower-cases response body chunks as they stream (when the request asked with x-lower). */
+function onResponseChunk(ctx: HttpContext, config: Config, chunk: ArrayBuffer, endOfStream: bool): ArrayBuffer {
+  if (!ctx.getContext<bool>("lower", false)) return chunk;
+  return String.UTF8.encode(String.UTF8.decode(chunk).toLowerCase());
 }
 
 const requests = new Counter("sdk_probe_requests");
@@ -114,5 +121,6 @@ definePlugin<Config>("sdk-probe", parseConfig)
   .withRuleParser(parseRuleConfig)
   .onHttpRequestHeaders(onRequestHeaders)
   .onHttpStreamingRequestBody(onRequestChunk)
+  .onHttpStreamingResponseBody(onResponseChunk)
   .onHttpStreamDone(onDone)
   .onTick(250, onTick);
