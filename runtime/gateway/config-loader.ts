@@ -42,6 +42,8 @@ interface Annotations {
   get(name: string): string | undefined;
   /** An annotation Higress reads only as `higress.io/<name>` (its own, such as `timeout`). */
   higress(name: string): string | undefined;
+  /** `higress.io/<prefix><rest>` annotations as [rest, value] pairs. */
+  higressPrefixed(prefix: string): Array<[string, string]>;
   /** The field path of an annotation, for errors. */
   field(name: string): string;
 }
@@ -58,6 +60,8 @@ function annotationsOf(meta: Obj): Annotations {
   return {
     get: (name) => value(keys.get(name)),
     higress: (name) => value(HIGRESS + name),
+    higressPrefixed: (prefix) => Object.keys(raw).filter((k) => k.startsWith(HIGRESS + prefix) && raw[k] != null)
+      .map((k) => [k.slice(HIGRESS.length + prefix.length), String(raw[k])]),
     field: (name) => `metadata.annotations["${keys.get(name) ?? ANN + name}"]`,
   };
 }
@@ -300,6 +304,29 @@ function mirrorTo(b: Builder, cluster: string, percent: number, where: ConfigLoc
   return { cluster, percent };
 }
 
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/**
+ * Higress's match annotations: `higress.io/match-method` (space-separated methods) and
+ * `higress.io/{exact,prefix,regex}-match-{header,query}-<name>`: the Ingress's routes match only
+ * requests with those methods, headers and query parameters.
+ */
+function ingressMatches(ann: Annotations, where: ConfigLocation): Pick<ModelRoute, 'methods' | 'headers' | 'query'> {
+  const methods = [...new Set((ann.higress('match-method') ?? '').split(' ').map((m) => m.toUpperCase()).filter((m) => HTTP_METHODS.has(m)))];
+  const matches = (kind: 'header' | 'query') => (['exact', 'prefix', 'regex'] as const).flatMap((type) =>
+    ann.higressPrefixed(`${type}-match-${kind}-`).map(([name, value]) => {
+      if (type === 'regex') {
+        try { new RegExp(value); } catch (err) { throw new ConfigError(CONFIG_CODES.schema, `bad regex: ${(err as Error).message}`, { ...where, field: `metadata.annotations["${HIGRESS}regex-match-${kind}-${name}"]` }); }
+      }
+      return {
+        name: kind === 'header' ? name.toLowerCase() : name,
+        type: type === 'exact' ? 'Exact' as const : 'RegularExpression' as const,
+        value: type === 'prefix' ? `${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*` : value,
+      };
+    }));
+  return { methods: methods.length ? methods : undefined, headers: matches('header'), query: matches('query') };
+}
+
 /** `enable-cors: "true"` and the `cors-*` annotations, with ingress-nginx's defaults. */
 function ingressCors(ann: Annotations, where: ConfigLocation): ModelCors | undefined {
   if (ann.get('enable-cors') !== 'true') return undefined;
@@ -347,6 +374,8 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const requestHeaders = ingressHeaderControl(ann, 'request');
   const responseHeaders = ingressHeaderControl(ann, 'response');
   const mirror = ingressMirror(b, ann, ns(meta), where);
+  const matches = ingressMatches(ann, where);
+  const matchKey = JSON.stringify(matches);
   const httpsRedirect: ModelRedirect | undefined = ann.get('ssl-redirect') === 'true' || ann.get('force-ssl-redirect') === 'true'
     ? { status: 308, scheme: 'https', plainOnly: true } : undefined;
   const vhost = ann.get('upstream-vhost');
@@ -386,7 +415,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
       try { new RegExp(value); } catch (err) { throw new ConfigError(CONFIG_CODES.schema, `bad path regex: ${(err as Error).message}`, { ...where, field: `${field}.path` }); }
     }
     const backends = backendsOf(p.backend as Obj, `${field}.backend`);
-    const key = `${host ?? '*'}|${type}|${value}`;
+    const key = `${host ?? '*'}|${type}|${value}|${matchKey}`;
     const pathRewrite = ingressRewrite(ann, { type, value });
     const rewrite = vhost === undefined ? pathRewrite : { ...pathRewrite, host: vhost };
     if (isCanary) {
@@ -395,7 +424,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
     }
     if (paths.has(key)) throw new ConfigError(CONFIG_CODES.conflict, `host ${host ?? '*'} path ${value} is already routed by ${paths.get(key)!.route.name}`, { ...where, field });
     const route: ModelRoute = {
-      name, hosts: host ? [host] : [], path: { type, value }, headers: [], query: [], backends, rewrite, redirect: redirect ?? httpsRedirect, retry, timeoutMs, requestHeaders, responseHeaders, mirror, cors, allowSources, source: { ...where, field },
+      name, hosts: host ? [host] : [], path: { type, value }, ...matches, backends, rewrite, redirect: redirect ?? httpsRedirect, retry, timeoutMs, requestHeaders, responseHeaders, mirror, cors, allowSources, source: { ...where, field },
     };
     paths.set(key, { key, route });
     b.routes.push(route);
@@ -515,7 +544,7 @@ function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
       b.routes.push({
         name, hosts,
         path: { type: ptype === 'Exact' ? 'Exact' : ptype === 'RegularExpression' ? 'RegularExpression' : 'Prefix', value: (path.value as string | undefined) ?? '/' },
-        method: m.method as string | undefined,
+        methods: m.method ? [m.method as string] : undefined,
         headers: ((m.headers as Obj[] | undefined) ?? []).map((h) => ({ name: String(h.name).toLowerCase(), type: (h.type as 'Exact' | undefined) ?? 'Exact', value: String(h.value) })),
         query: ((m.queryParams as Obj[] | undefined) ?? []).map((q) => ({ name: String(q.name), type: (q.type as 'Exact' | undefined) ?? 'Exact', value: String(q.value) })),
         backends, rewrite, redirect, mirror, requestHeaders: reqMods, responseHeaders: respMods,
@@ -670,7 +699,7 @@ function nativeRoutes(b: Builder, doc: Obj, file: string): void {
       name: r.name as string,
       hosts: (r.hosts as string[] | undefined) ?? [],
       path: { type: pathType, value: (r.path as string | undefined) ?? '/' },
-      method: r.method as string | undefined,
+      methods: r.method ? [r.method as string] : undefined,
       headers: pairs(r.headers).map(([name, value]) => ({ name: name.toLowerCase(), type: 'Exact' as const, value })),
       query: pairs(r.query).map(([name, value]) => ({ name, type: 'Exact' as const, value })),
       backends,

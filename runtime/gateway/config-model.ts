@@ -76,7 +76,8 @@ export interface ModelRoute {
   /** Host names; `*.a.com` wildcards allowed; empty = any host. */
   hosts: string[];
   path: { type: StringMatchType; value: string };
-  method?: string;
+  /** The route matches these methods only; absent: any method. */
+  methods?: string[];
   headers: ModelHeaderMatch[];
   query: ModelQueryMatch[];
   backends: WeightedCluster[];

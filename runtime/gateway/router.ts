@@ -67,8 +67,8 @@ function precedence(a: CompiledRoute, b: CompiledRoute): number {
   const la = a.model.path.value.length;
   const lb = b.model.path.value.length;
   if (la !== lb) return lb - la;
-  const ma = a.model.method ? 0 : 1;
-  const mb = b.model.method ? 0 : 1;
+  const ma = a.model.methods ? 0 : 1;
+  const mb = b.model.methods ? 0 : 1;
   if (ma !== mb) return ma - mb;
   if (a.model.headers.length !== b.model.headers.length) return b.model.headers.length - a.model.headers.length;
   if (a.model.query.length !== b.model.query.length) return b.model.query.length - a.model.query.length;
@@ -143,7 +143,7 @@ export class Router {
     let params: URLSearchParams | undefined;
     outer: for (const r of list) {
       const m = r.model;
-      if (m.method && m.method !== method) continue;
+      if (m.methods && !m.methods.includes(method)) continue;
       if (!pathMatches(r, path)) continue;
       for (let i = 0; i < m.headers.length; i++) {
         if (!headerMatches(m.headers[i], r.headerRegex[i], header(m.headers[i].name))) continue outer;

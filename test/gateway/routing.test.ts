@@ -82,6 +82,10 @@ spec:
       // Higress reads these under higress.io/ only: under the nginx prefix they do nothing.
       'nginx.ingress.kubernetes.io/request-header-control-add': 'x-nginx-prefix yes',
     }),
+    ingress('matched', 'match.com', '/', 'Prefix', 'svc-b.static:80', {
+      'higress.io/match-method': 'GET PUT', 'higress.io/exact-match-header-x-team': 'blue', 'higress.io/prefix-match-query-ver': 'v2',
+    }),
+    ingress('unmatched', 'match.com', '/', 'Prefix', 'svc-a.static:80'),
     ingress('shadowed', 'shadowed.com', '/', 'Prefix', 'svc-a.static:80', { 'higress.io/mirror-target-fqdn': 'svc-m.static' }),
     ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'http://bar.com:8080', 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://ignored.example.com' }),
   ].join(''));
@@ -216,6 +220,15 @@ test('Ingress permanent-redirect and temporal-redirect send every path to that U
   r = await fetchText(`${gw.url}/foo?q=1`, { headers: { host: 'away.com' } });
   assert.equal(r.status, 302);
   assert.equal(r.headers.location, 'http://bar.com:8080/foo?q=1');
+});
+
+test('Ingress higress.io match annotations: method, exact header and prefix query matches select the route', async () => {
+  const h = (team: string) => ({ host: 'match.com', 'x-team': team });
+  assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { headers: h('blue') })).name, 'b');
+  assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { method: 'PUT', headers: h('blue') })).name, 'b');
+  assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { method: 'POST', headers: h('blue') })).name, 'a', 'POST is not in match-method');
+  assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { headers: h('red') })).name, 'a', 'x-team must be exactly blue');
+  assert.equal((await echo(`${gw.url}/x?ver=v1`, { headers: h('blue') })).name, 'a', 'ver must start with v2');
 });
 
 test('Ingress header control: higress.io request/response-header-control-add, -update, -remove', async () => {
