@@ -9,7 +9,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/types.js';
 import {
   clusterName, DEFAULT_SETTINGS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
-  type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelRedirect, type ModelRetry, type ModelRewrite, type ModelRoute, type PluginPhase,
+  type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelLoadBalancer, type ModelRedirect, type ModelRetry, type ModelRewrite, type ModelRoute, type PluginPhase,
   type UpstreamProtocol, type WeightedCluster,
 } from './config-model.js';
 import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
@@ -327,6 +327,31 @@ function ingressMatches(ann: Annotations, where: ConfigLocation): Pick<ModelRout
   return { methods: methods.length ? methods : undefined, headers: matches('header'), query: matches('query') };
 }
 
+/**
+ * `load-balance` (`round_robin`, `least_conn` / `least_request`, `random`), `upstream-hash-by`
+ * (`$request_uri`, `$host`, `$remote_addr`, `$http_<header>`, `$arg_<param>`) or
+ * `affinity: cookie` (+ `session-cookie-name`, default INGRESSCOOKIE; `-path`, default `/`;
+ * `-max-age` or `-expires`, seconds, default a session cookie), as Higress turns them into its
+ * services' load balancer. Cookie affinity wins over hashing, which wins over `load-balance`.
+ */
+function ingressLoadBalancer(ann: Annotations): ModelLoadBalancer | undefined {
+  if (ann.get('affinity') === 'cookie') {
+    const age = Number(ann.get('session-cookie-max-age') ?? ann.get('session-cookie-expires') ?? 0);
+    return { policy: 'round_robin', hash: { cookie: { name: ann.get('session-cookie-name') ?? 'INGRESSCOOKIE', path: ann.get('session-cookie-path') ?? '/', ttlSeconds: Number.isInteger(age) && age > 0 ? age : 0 } } };
+  }
+  const by = ann.get('upstream-hash-by');
+  if (by?.startsWith('$')) {
+    if (by === '$remote_addr') return { policy: 'round_robin', hash: { sourceIp: true } };
+    if (by === '$request_uri') return { policy: 'round_robin', hash: { header: ':path' } };
+    if (by === '$host') return { policy: 'round_robin', hash: { header: ':authority' } };
+    if (by.startsWith('$http_')) return { policy: 'round_robin', hash: { header: by.slice(6).toLowerCase() } };
+    if (by.startsWith('$arg_')) return { policy: 'round_robin', hash: { query: by.slice(5) } };
+  }
+  const lb = ann.get('load-balance')?.toLowerCase();
+  if (lb === undefined) return undefined;
+  return { policy: lb === 'least_conn' || lb === 'least_request' ? 'least_request' : lb === 'random' ? 'random' : 'round_robin' };
+}
+
 /** `enable-cors: "true"` and the `cors-*` annotations, with ingress-nginx's defaults. */
 function ingressCors(ann: Annotations, where: ConfigLocation): ModelCors | undefined {
   if (ann.get('enable-cors') !== 'true') return undefined;
@@ -375,6 +400,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
   const responseHeaders = ingressHeaderControl(ann, 'response');
   const mirror = ingressMirror(b, ann, ns(meta), where);
   const matches = ingressMatches(ann, where);
+  const loadBalancer = ingressLoadBalancer(ann);
   const matchKey = JSON.stringify(matches);
   const httpsRedirect: ModelRedirect | undefined = ann.get('ssl-redirect') === 'true' || ann.get('force-ssl-redirect') === 'true'
     ? { status: 308, scheme: 'https', plainOnly: true } : undefined;
@@ -415,6 +441,7 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
       try { new RegExp(value); } catch (err) { throw new ConfigError(CONFIG_CODES.schema, `bad path regex: ${(err as Error).message}`, { ...where, field: `${field}.path` }); }
     }
     const backends = backendsOf(p.backend as Obj, `${field}.backend`);
+    if (loadBalancer) for (const w of backends) b.clusters.get(w.cluster)!.loadBalancer = loadBalancer;
     const key = `${host ?? '*'}|${type}|${value}|${matchKey}`;
     const pathRewrite = ingressRewrite(ann, { type, value });
     const rewrite = vhost === undefined ? pathRewrite : { ...pathRewrite, host: vhost };
@@ -647,6 +674,14 @@ function native(b: Builder, doc: Obj, file: string): void {
     });
     const extra: Partial<ModelCluster> = {};
     for (const k of ['connectTimeoutMs', 'requestTimeoutMs', 'idleTimeoutMs', 'tlsVerify'] as const) if (s[k] !== undefined) (extra as Obj)[k] = s[k];
+    const lb = s.loadBalancer as Obj | undefined;
+    if (lb) {
+      const cookie = (lb.hash as Obj | undefined)?.cookie as Obj | undefined;
+      extra.loadBalancer = {
+        policy: (lb.policy as ModelLoadBalancer['policy'] | undefined) ?? 'round_robin',
+        hash: cookie ? { cookie: { name: cookie.name as string, path: (cookie.path as string | undefined) ?? '/', ttlSeconds: (cookie.ttlSeconds as number | undefined) ?? 0 } } : lb.hash as ModelLoadBalancer['hash'],
+      };
+    }
     const fqdn = s.name as string;
     if (b.services.has(fqdn)) throw new ConfigError(CONFIG_CODES.conflict, `service ${fqdn} is defined twice`, where);
     addService(b, newCluster(fqdn, port, (s.protocol as UpstreamProtocol | undefined) ?? 'http', eps, where, extra));

@@ -31,7 +31,30 @@ export interface ModelCluster {
   idleTimeoutMs: number;
   /** Verify upstream TLS certificates; default true. */
   tlsVerify: boolean;
+  /** How an endpoint is chosen; default weighted round-robin. */
+  loadBalancer?: ModelLoadBalancer;
   source?: ConfigLocation;
+}
+
+/**
+ * A cluster's endpoint choice (Ingress `load-balance`, `upstream-hash-by`, `affinity: cookie`;
+ * native `loadBalancer`), as Envoy's load balancers make it.
+ */
+export interface ModelLoadBalancer {
+  /** `round_robin` (weighted), `least_request` (fewest requests in flight), `random`. */
+  policy: 'round_robin' | 'least_request' | 'random';
+  /**
+   * Consistent hashing on one request attribute: requests with the same key go to the same
+   * endpoint while the endpoints stay the same. A request without the key is balanced by `policy`.
+   */
+  hash?: {
+    /** A request header (`:path` and `:authority` included). */
+    header?: string;
+    query?: string;
+    sourceIp?: boolean;
+    /** A cookie; a request without it gets one (Set-Cookie) naming the endpoint it went to. */
+    cookie?: { name: string; path: string; ttlSeconds: number };
+  };
 }
 
 export type StringMatchType = 'Exact' | 'Prefix' | 'RegularExpression';

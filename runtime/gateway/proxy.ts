@@ -14,7 +14,7 @@ import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
 import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
-import { applyHeaderMods, applyRouterStage, redirectLocation } from './router-stage.js';
+import { applyHeaderMods, applyRouterStage, balanceKey, redirectLocation } from './router-stage.js';
 import type { ModelRetry } from './config-model.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
@@ -156,6 +156,10 @@ class Exchange {
   private mirrorBody?: PassThrough;
   /** The route's CORS headers for this request's (allowed) origin, set on whatever answers it. */
   private corsHeaders?: Array<[string, string]>;
+  /** An affinity cookie to set on the upstream's answer. */
+  private setCookie?: string;
+  /** The endpoint this request counts as in flight to (least-request balancing). */
+  private inFlight?: Endpoint;
   private done = false;
   private detail?: string;
   private readonly protocol: string;
@@ -252,8 +256,13 @@ class Exchange {
 
   /** Sends the request upstream; a connect failure is retried once on another endpoint (see `upstreamFailed`). */
   private forward(cluster: UpstreamCluster, headers: HeaderList, bodyNeedsChain: boolean): void {
-    const ep = cluster.pick();
+    const hash = cluster.model.loadBalancer?.hash;
+    const key = hash && balanceKey(hash, headers, this.conn.remoteAddress);
+    const ep = cluster.pick(undefined, key);
     if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
+    // Cookie affinity: a request without the cookie gets one naming the endpoint it went to.
+    const cookie = hash?.cookie;
+    if (cookie && key === undefined) this.setCookie = `${cookie.name}=${ep.id}; Path=${cookie.path}${cookie.ttlSeconds > 0 ? `; Max-Age=${cookie.ttlSeconds}` : ''}; HttpOnly`;
     const mirror = this.route?.model.mirror;
     if (mirror && (mirror.percent >= 100 || Math.random() * 100 < mirror.percent)) this.mirror(mirror.cluster, headers, ep.http2);
     this.upstream = { cluster, headers, bodyNeedsChain, endpoint: ep, attempt: 0 };
@@ -294,6 +303,9 @@ class Exchange {
 
   private send(ep: Endpoint): void {
     const up = this.upstream!;
+    if (this.inFlight) this.inFlight.active--;
+    ep.active++;
+    this.inFlight = ep;
     up.endpoint = ep;
     this.upstreamAddr = ep.address;
     if (this.chain) this.chain.info.upstreamAddress = ep.address;
@@ -441,7 +453,7 @@ class Exchange {
     }
     this.resumeUpstream = resume;
     this.responded = true;
-    if (!this.chain && !this.route?.model.responseHeaders && !this.corsHeaders) return this.writeResponseHead(status, rawHeaderPairs(raw));
+    if (!this.chain && !this.route?.model.responseHeaders && !this.corsHeaders && !this.setCookie) return this.writeResponseHead(status, rawHeaderPairs(raw));
     const list = rawHeaderList(status, raw);
     let noBody = this.method === 'HEAD' || status === 204 || status === 304;
     if (!noBody) {
@@ -592,6 +604,7 @@ class Exchange {
       const mods = this.route?.model.responseHeaders;
       if (mods) applyHeaderMods(list, mods);
       if (this.corsHeaders) for (const [k, v] of this.corsHeaders) setHeader(list, k, v);
+      if (this.setCookie) list.push(['set-cookie', this.setCookie]);
       if (list.length && list[0][0] === ':status') status = Number(list[0][1]);
       out = outgoingHeaders(list);
     }
@@ -750,6 +763,7 @@ class Exchange {
   finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.inFlight) this.inFlight.active--;
     const ended = this.res.writableFinished;
     if (!ended) this.cancelUpstream();
     // A mirror copy whose body will never be complete (the request ended early) is abandoned.

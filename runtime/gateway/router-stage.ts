@@ -4,9 +4,9 @@
  * the request as the client sent it; the upstream sees it rewritten.
  */
 import type { HeaderList } from '../host/types.js';
-import type { ModelHeaderMods } from './config-model.js';
+import type { ModelHeaderMods, ModelLoadBalancer } from './config-model.js';
 import { findHeader, removeHeader, setHeader } from './proxy-headers.js';
-import { hostOf, replacePath, rewritePath, type CompiledRoute } from './router.js';
+import { cookieValue, hostOf, replacePath, rewritePath, type CompiledRoute } from './router.js';
 
 /** Applies header modifiers in Gateway API order: remove, set, add. Missing `mods` = no change. */
 export function applyHeaderMods(list: HeaderList, mods: ModelHeaderMods | undefined): void {
@@ -54,4 +54,24 @@ export function applyRouterStage(headers: HeaderList, route: CompiledRoute, cana
     else headers.unshift([':authority', rw.host]);
   }
   applyHeaderMods(headers, route.model.requestHeaders);
+}
+
+/**
+ * The key a cluster's consistent hashing takes from a request (as the plugins and the router left
+ * it): a header (`:path`, `:authority` included), a query parameter, a cookie or the client
+ * address. Undefined when the request has none.
+ */
+export function balanceKey(hash: NonNullable<ModelLoadBalancer['hash']>, headers: HeaderList, clientAddress: string): string | undefined {
+  if (hash.sourceIp) return clientAddress;
+  const value = (name: string): string | undefined => {
+    const i = findHeader(headers, name);
+    return i < 0 ? undefined : headers[i][1];
+  };
+  if (hash.cookie) return cookieValue(value('cookie'), hash.cookie.name);
+  if (hash.query) {
+    const path = value(':path') ?? '';
+    const qi = path.indexOf('?');
+    return qi < 0 ? undefined : new URLSearchParams(path.slice(qi + 1)).get(hash.query) ?? undefined;
+  }
+  return value(hash.header!);
 }

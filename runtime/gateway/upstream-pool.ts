@@ -1,7 +1,8 @@
 /**
- * Upstream clusters: endpoints with smooth weighted round-robin, passive ejection of endpoints
- * that refuse connections, and one keep-alive connection pool per endpoint (undici `Pool` for
- * HTTP/1.1, a shared `node:http2` session for h2/h2c/gRPC).
+ * Upstream clusters: endpoints chosen by smooth weighted round-robin, least requests in flight,
+ * random choice or consistent hashing; passive ejection of endpoints that refuse connections;
+ * one keep-alive connection pool per endpoint (undici `Pool` for HTTP/1.1, a shared
+ * `node:http2` session for h2/h2c/gRPC).
  */
 import { Pool } from 'undici';
 import http2 from 'node:http2';
@@ -21,6 +22,10 @@ export class Endpoint {
   private readonly sessionErrors = new WeakMap<http2.ClientHttp2Session, Error>();
   /** Smooth WRR state. */
   current = 0;
+  /** Requests in flight to this endpoint (least-request balancing). */
+  active = 0;
+  /** A stable name for the endpoint in an affinity cookie: a hash of its address. */
+  readonly id: string;
 
   constructor(model: ModelEndpoint, private readonly cluster: ModelCluster) {
     this.model = model;
@@ -28,6 +33,7 @@ export class Endpoint {
     const host = model.host.includes(':') && !model.host.startsWith('[') ? `[${model.host}]` : model.host;
     this.origin = `${tls ? 'https' : 'http'}://${host}:${model.port}`;
     this.address = `${host}:${model.port}`;
+    this.id = fnv1a(this.address).toString(16).padStart(8, '0');
   }
 
   /** True for h2, h2c and gRPC clusters. */
@@ -96,27 +102,54 @@ export class UpstreamCluster {
   }
 
   /**
-   * Next endpoint by smooth weighted round-robin over the endpoints not ejected (all of them when
-   * every endpoint is ejected, so a cluster never goes dark on a passive signal alone).
-   * `exclude` skips one endpoint (the one that just failed, for the retry).
+   * The endpoint for a request, among those not ejected (all of them when every endpoint is
+   * ejected, so a cluster never goes dark on a passive signal alone): by `hashKey` when there is
+   * one (the endpoint whose {@link Endpoint.id} it is, else rendezvous hashing), else by the
+   * cluster's policy. `exclude` skips one endpoint (the one that just failed, for a retry).
    */
-  pick(exclude?: Endpoint): Endpoint | undefined {
+  pick(exclude?: Endpoint, hashKey?: string): Endpoint | undefined {
     const list = this.endpoints;
     if (list.length === 1) return list[0] === exclude ? undefined : list[0];
-    const now = Date.now();
+    const policy = this.model.loadBalancer?.policy;
+    // Pass 1 leaves out endpoints ejected until after `now`; pass 2 takes them too.
+    for (let pass = 0, now = Date.now(); pass < 2; pass++, now = Infinity) {
+      const best = hashKey !== undefined ? byHash(list, exclude, now, hashKey)
+        : policy === 'least_request' ? this.leastActive(exclude, now)
+        : policy === 'random' ? randomWeighted(list, exclude, now)
+        : this.roundRobin(exclude, now);
+      if (best) return best;
+    }
+    return undefined;
+  }
+
+  /** Smooth weighted round-robin over the endpoints that are not `exclude` nor ejected after `now`. */
+  private roundRobin(exclude: Endpoint | undefined, now: number): Endpoint | undefined {
     let best: Endpoint | undefined;
     let total = 0;
-    for (let pass = 0; pass < 2 && !best; pass++) {
-      total = 0;
-      for (const e of list) {
-        if (e === exclude) continue;
-        if (pass === 0 && e.ejectedUntil > now) continue;
-        e.current += e.model.weight;
-        total += e.model.weight;
-        if (!best || e.current > best.current) best = e;
-      }
+    for (const e of this.endpoints) {
+      if (e === exclude || e.ejectedUntil > now) continue;
+      e.current += e.model.weight;
+      total += e.model.weight;
+      if (!best || e.current > best.current) best = e;
     }
     if (best) best.current -= total || this.totalWeight;
+    return best;
+  }
+
+  /** Where the next least-request scan starts, so that ties take turns. */
+  private nextStart = 0;
+
+  /** The endpoint with the fewest requests in flight for its weight (ties take turns). */
+  private leastActive(exclude: Endpoint | undefined, now: number): Endpoint | undefined {
+    const list = this.endpoints;
+    const n = list.length;
+    const start = this.nextStart++ % n;
+    let best: Endpoint | undefined;
+    for (let i = 0; i < n; i++) {
+      const e = list[(start + i) % n];
+      if (e === exclude || e.ejectedUntil > now) continue;
+      if (!best || e.active / e.model.weight < best.active / best.model.weight) best = e;
+    }
     return best;
   }
 
@@ -128,6 +161,41 @@ export class UpstreamCluster {
   async close(): Promise<void> {
     await Promise.all(this.endpoints.map((e) => e.close()));
   }
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** The endpoint named by `key` (an affinity cookie), else weighted rendezvous hashing of `key`. */
+function byHash(list: Endpoint[], exclude: Endpoint | undefined, now: number, key: string): Endpoint | undefined {
+  let best: Endpoint | undefined;
+  let bestScore = -Infinity;
+  for (const e of list) {
+    if (e === exclude || e.ejectedUntil > now) continue;
+    if (e.id === key) return e;
+    // Highest random weight: weight / -ln(u), u uniform in (0, 1) from the hash of key and endpoint.
+    const u = (fnv1a(`${key}\u0000${e.address}`) + 0.5) / 4294967296;
+    const score = e.model.weight / -Math.log(u);
+    if (score > bestScore) { best = e; bestScore = score; }
+  }
+  return best;
+}
+
+/** A random endpoint, by weight. */
+function randomWeighted(list: Endpoint[], exclude: Endpoint | undefined, now: number): Endpoint | undefined {
+  let total = 0;
+  for (const e of list) if (e !== exclude && e.ejectedUntil <= now) total += e.model.weight;
+  let n = Math.random() * total;
+  for (const e of list) {
+    if (e === exclude || e.ejectedUntil > now) continue;
+    n -= e.model.weight;
+    if (n < 0) return e;
+  }
+  return undefined;
 }
 
 /** Errors that mean "never reached the endpoint": safe to retry elsewhere, and a reason to eject. */

@@ -16,7 +16,7 @@ import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import { addForwardedHeaders, findHeader, isHopByHop, requestHeaderList } from './proxy-headers.js';
 import type { ConnInfo, ProxyContext } from './proxy.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
-import { applyHeaderMods, applyRouterStage, redirectLocation } from './router-stage.js';
+import { applyHeaderMods, applyRouterStage, balanceKey, redirectLocation } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
@@ -224,10 +224,10 @@ class UpgradeExchange {
     }
     const cluster = this.snap.clusters.get(this.clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
-    const ep = cluster.pick();
-    if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
-
     applyRouterStage(headers, route, canary);
+    const hash = cluster.model.loadBalancer?.hash;
+    const ep = cluster.pick(undefined, hash && balanceKey(hash, headers, this.conn.remoteAddress));
+    if (!ep) return this.sendSimple(503, 'no_healthy_upstream', 'no endpoint');
     const pathOut = headers[findHeader(headers, ':path')]?.[1] ?? url;
     const authorityOut = headers[findHeader(headers, ':authority')]?.[1] ?? this.authority;
     const methodOut = headers[findHeader(headers, ':method')]?.[1] ?? method;
