@@ -6,10 +6,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { configDir, echoServer, fetchText, gateway, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
 let good: Server, bad: Server, flaky: Server, slow: Server;
+/** h2c upstreams: one answers 503, the other 200; `h2Tries` counts what the 503 one got. */
+let h2Bad: http2.Http2Server, h2Good: http2.Http2Server;
+let h2Tries = 0;
 /** Requests each upstream saw, by path. */
 const seen = { bad: new Map<string, number>(), flaky: new Map<string, number>() };
 const count = (m: Map<string, number>, path: string) => m.set(path, (m.get(path) ?? 0) + 1).get(path)!;
@@ -33,6 +38,10 @@ before(async () => {
   });
   // Answers after 3 s.
   slow = await echoServer('slow', (req, res) => { setTimeout(() => res.end('late'), 3000).unref(); });
+  h2Bad = http2.createServer((_req, res) => { h2Tries++; res.writeHead(503); res.end('h2 down'); });
+  h2Good = http2.createServer((_req, res) => { res.writeHead(200); res.end('h2 fine'); });
+  await Promise.all([h2Bad, h2Good].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  const h2Port = (s: http2.Http2Server) => (s.address() as AddressInfo).port;
   dir = await configDir();
   await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
 kind: McpBridge
@@ -75,13 +84,18 @@ spec:
     - matches: [{ path: { type: PathPrefix, value: /plain } }]
       backendRefs: [{ name: bad.static, port: 80 }]
 ${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}`);
-  await dir.write('settings.yaml', QUIET);
+  await dir.write('settings.yaml', `${QUIET}services:
+  - { name: h2.svc, protocol: h2c, endpoints: ["127.0.0.1:${h2Port(h2Bad)}", "127.0.0.1:${h2Port(h2Good)}"] }
+routes:
+  - { name: default/h2, hosts: [h2.example.com], path: /, service: h2.svc, retry: { attempts: 1, on: [gateway-error], backoffMs: 1 } }
+`);
   gw = await gateway([dir.dir]);
 });
 
 after(async () => {
   await gw?.close();
   await Promise.all([good, bad, flaky, slow].map((s) => s?.close()));
+  await Promise.all([h2Bad, h2Good].map((s) => new Promise((r) => s?.close(r))));
   await dir?.remove();
 });
 
@@ -142,4 +156,13 @@ test('Ingress higress.io/timeout: an upstream slower than the route timeout gets
   assert.equal(r.headers['x-gateway-detail'], 'upstream_response_timeout');
   const ms = Date.now() - t0;
   assert.ok(ms >= 900 && ms < 2900, `answered after ${ms} ms (timeout 1 s, upstream 3 s)`);
+});
+
+test('native retry over an HTTP/2 upstream: a 503 (gateway-error) is retried on the other endpoint', async () => {
+  for (let i = 0; i < 4; i++) {
+    const r = await get(`/h2/${i}`, 'h2.example.com');
+    assert.equal(r.status, 200, `request ${i}`);
+    assert.equal(r.text, 'h2 fine');
+  }
+  assert.ok(h2Tries >= 1, 'round-robin sent some first tries to the 503 endpoint');
 });
