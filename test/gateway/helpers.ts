@@ -82,6 +82,34 @@ spec:
           - { path: ${path}, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
 `;
 
+/** The McpBridge `higress-system/default` with these registries (each a flow mapping, e.g. `{ type: static, name: a, domain: "127.0.0.1:8080" }`). */
+export const mcpBridge = (registries: string[]): string => `apiVersion: networking.higress.io/v1
+kind: McpBridge
+metadata: { name: default, namespace: higress-system }
+spec:
+  registries:
+${registries.map((r) => `    - ${r}\n`).join('')}`;
+
+/** An Ingress `default/<name>` routing `host` + `path` to McpBridge destinations (the `higress.io/destination` value). */
+export const mcpIngress = (name: string, host: string, path: string, pathType: string, dest: string, annotations: Record<string, string> = {}): string => `---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: default
+  annotations:
+    higress.io/destination: "${dest}"
+${Object.entries(annotations).map(([k, v]) => `    ${k}: "${v}"\n`).join('')}spec:
+  rules:
+    - host: ${host}
+      http:
+        paths:
+          - path: ${path}
+            pathType: ${pathType}
+            backend:
+              resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default }
+`;
+
 /** A WasmPlugin enabled only on the given Ingress routes (`<namespace>/<name>`), with one rule config. */
 export function wasmPluginOnRoutes(p: { name: string; url: string; routes: string[]; config: object; phase?: string; priority?: number }): string {
   const order = `${p.phase ? `\n  phase: ${p.phase}` : ''}${p.priority !== undefined ? `\n  priority: ${p.priority}` : ''}`;

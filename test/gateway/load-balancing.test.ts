@@ -4,7 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+import { configDir, echo, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
 let a: Server, b: Server;
@@ -22,33 +22,13 @@ const slowEcho = (name: string) => echoServer(name, (req, res) => {
 before(async () => {
   [a, b] = await Promise.all([slowEcho('a'), slowEcho('b')]);
   dir = await configDir();
-  const ingress = (name: string, dest: string, ann: Record<string, string>) => `---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: default
-  annotations:
-    higress.io/destination: "${dest}"
-${Object.entries(ann).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}
-spec:
-  rules:
-    - host: ${name}.com
-      http:
-        paths:
-          - { path: /, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
-`;
+  const ingress = (name: string, dest: string, ann: Record<string, string>) => mcpIngress(name, `${name}.com`, '/', 'Prefix', dest, ann);
   // One static service per Ingress: the load balancer is a property of the service (as in Higress).
   const pair = `"127.0.0.1:${a.port},127.0.0.1:${b.port}"`;
-  await dir.write('k8s.yaml', `apiVersion: networking.higress.io/v1
-kind: McpBridge
-metadata: { name: default, namespace: higress-system }
-spec:
-  registries:
-    - { type: static, name: hashed, domain: ${pair} }
-    - { type: static, name: sticky, domain: ${pair} }
-    - { type: static, name: least, domain: ${pair} }
-${ingress('hash', 'hashed.static:80', { 'nginx.ingress.kubernetes.io/upstream-hash-by': '$http_x-user' })}${ingress('cookie', 'sticky.static:80', { 'nginx.ingress.kubernetes.io/affinity': 'cookie', 'nginx.ingress.kubernetes.io/session-cookie-name': 'SESSION', 'nginx.ingress.kubernetes.io/session-cookie-max-age': '60' })}${ingress('least', 'least.static:80', { 'nginx.ingress.kubernetes.io/load-balance': 'least_conn' })}`);
+  await dir.write('k8s.yaml', `${mcpBridge([`{ type: static, name: hashed, domain: ${pair} }`, `{ type: static, name: sticky, domain: ${pair} }`, `{ type: static, name: least, domain: ${pair} }`])}\
+${ingress('hash', 'hashed.static:80', { 'nginx.ingress.kubernetes.io/upstream-hash-by': '$http_x-user' })}\
+${ingress('cookie', 'sticky.static:80', { 'nginx.ingress.kubernetes.io/affinity': 'cookie', 'nginx.ingress.kubernetes.io/session-cookie-name': 'SESSION', 'nginx.ingress.kubernetes.io/session-cookie-max-age': '60' })}\
+${ingress('least', 'least.static:80', { 'nginx.ingress.kubernetes.io/load-balance': 'least_conn' })}`);
   await dir.write('native.yaml', `${QUIET}services:
   - name: by-query
     endpoints: ["127.0.0.1:${a.port}", "127.0.0.1:${b.port}"]

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { configDir, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+import { configDir, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
 let good: Server, bad: Server, flaky: Server, slow: Server;
@@ -43,32 +43,13 @@ before(async () => {
   await Promise.all([h2Bad, h2Good].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
   const h2Port = (s: http2.Http2Server) => (s.address() as AddressInfo).port;
   dir = await configDir();
-  await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
-kind: McpBridge
-metadata: { name: default, namespace: higress-system }
-spec:
-  registries:
-    - { type: static, name: pair, domain: "127.0.0.1:${bad.port},127.0.0.1:${good.port}" }
-    - { type: static, name: bad, domain: "127.0.0.1:${bad.port}" }
-    - { type: static, name: flaky, domain: "127.0.0.1:${flaky.port}" }
-    - { type: static, name: slow, domain: "127.0.0.1:${slow.port}" }
-`);
-  const ingress = (name: string, dest: string, ann: Record<string, string>) => `---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: default
-  annotations:
-    higress.io/destination: "${dest}"
-${Object.entries(ann).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}
-spec:
-  rules:
-    - host: ${name}.com
-      http:
-        paths:
-          - { path: /, pathType: Prefix, backend: { resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default } } }
-`;
+  await dir.write('mcp.yaml', mcpBridge([
+    `{ type: static, name: pair, domain: "127.0.0.1:${bad.port},127.0.0.1:${good.port}" }`,
+    `{ type: static, name: bad, domain: "127.0.0.1:${bad.port}" }`,
+    `{ type: static, name: flaky, domain: "127.0.0.1:${flaky.port}" }`,
+    `{ type: static, name: slow, domain: "127.0.0.1:${slow.port}" }`,
+  ]));
+  const ingress = (name: string, dest: string, ann: Record<string, string>) => mcpIngress(name, `${name}.com`, '/', 'Prefix', dest, ann);
   await dir.write('routes.yaml', `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: retried, namespace: prod }

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
+import { configDir, echo, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Echo = Awaited<ReturnType<typeof echoServer>>;
 let a: Echo, b: Echo, c: Echo, m: Echo;
@@ -21,59 +21,36 @@ before(async () => {
     });
   });
   dir = await configDir();
-  await dir.write('mcp.yaml', `apiVersion: networking.higress.io/v1
-kind: McpBridge
-metadata: { name: default, namespace: higress-system }
-spec:
-  registries:
-    - { type: static, name: svc-a, domain: "127.0.0.1:${a.port}" }
-    - { type: static, name: svc-b, domain: "127.0.0.1:${b.port}" }
-    - { type: dns, name: svc-c, domain: "localhost", port: ${c.port} }
-    - { type: static, name: svc-m, domain: "127.0.0.1:${m.port}" }
-`);
-  const ingress = (name: string, host: string, path: string, pathType: string, dest: string, ann: Record<string, string> = {}) => `---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: default
-  annotations:
-    higress.io/destination: "${dest}"
-${Object.entries(ann).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}
-spec:
-  rules:
-    - host: ${host}
-      http:
-        paths:
-          - path: ${path}
-            pathType: ${pathType}
-            backend:
-              resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default }
-`;
+  await dir.write('mcp.yaml', mcpBridge([
+    `{ type: static, name: svc-a, domain: "127.0.0.1:${a.port}" }`,
+    `{ type: static, name: svc-b, domain: "127.0.0.1:${b.port}" }`,
+    `{ type: dns, name: svc-c, domain: "localhost", port: ${c.port} }`,
+    `{ type: static, name: svc-m, domain: "127.0.0.1:${m.port}" }`,
+  ]));
   await dir.write('ingress.yaml', [
-    ingress('shop', 'shop.example.com', '/', 'Prefix', 'svc-a.static:80'),
-    ingress('shop-api', 'shop.example.com', '/api', 'Prefix', 'svc-b.static:80'),
-    ingress('shop-exact', 'shop.example.com', '/exact', 'Exact', 'svc-c.dns'),
-    ingress('wild', '"*.wild.com"', '/', 'Prefix', 'svc-b.static:80'),
-    ingress('canary-main', 'canary.com', '/', 'Prefix', 'svc-a.static:80'),
-    ingress('canary-hdr', 'canary.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-canary', 'nginx.ingress.kubernetes.io/canary-weight': '30' }),
-    ingress('value-main', 'value.com', '/', 'Prefix', 'svc-a.static:80'),
-    ingress('cookie-main', 'cookie.com', '/', 'Prefix', 'svc-a.static:80'),
-    ingress('cookie-canary', 'cookie.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta', 'nginx.ingress.kubernetes.io/canary-weight': '100' }),
-    ingress('vhost', 'vhost.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/upstream-vhost': 'internal.example' }),
-    ingress('allow-other', 'allow.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 192.168.1.1, 2001:db8::/32' }),
-    ingress('allow-local', 'allow-local.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 127.0.0.0/8' }),
-    ingress('tls-only', 'secure.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' }),
-    ingress('hi-main', 'hi.com', '/', 'Prefix', 'svc-a.static:80'),
-    ingress('hi-canary', 'hi.com', '/', 'Prefix', 'svc-b.static:80', { 'higress.io/canary': 'true', 'higress.io/canary-by-header': 'x-hi' }),
-    ingress('value-canary', 'value.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-user', 'nginx.ingress.kubernetes.io/canary-by-header-value': 'beta' }),
-    ingress('rewrite', 'rw.com', '/app', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/' }),
-    ingress('rewrite-regex', 'rx.com', '/v1(/|$)(.*)', 'ImplementationSpecific', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/api/$2', 'nginx.ingress.kubernetes.io/use-regex': 'true' }),
-    ingress('split', 'split.com', '/', 'Prefix', '75% svc-a.static:80\\n25% svc-b.static:80'),
-    ingress('app-root', 'root.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/app-root': '/app/' }),
-    ingress('moved', 'moved.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/home' }),
-    ingress('moved-308', 'moved.com', '/keep', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/keep', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '308' }),
-    ingress('hdr', 'hdr.com', '/', 'Prefix', 'svc-a.static:80', {
+    mcpIngress('shop', 'shop.example.com', '/', 'Prefix', 'svc-a.static:80'),
+    mcpIngress('shop-api', 'shop.example.com', '/api', 'Prefix', 'svc-b.static:80'),
+    mcpIngress('shop-exact', 'shop.example.com', '/exact', 'Exact', 'svc-c.dns'),
+    mcpIngress('wild', '"*.wild.com"', '/', 'Prefix', 'svc-b.static:80'),
+    mcpIngress('canary-main', 'canary.com', '/', 'Prefix', 'svc-a.static:80'),
+    mcpIngress('canary-hdr', 'canary.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-canary', 'nginx.ingress.kubernetes.io/canary-weight': '30' }),
+    mcpIngress('value-main', 'value.com', '/', 'Prefix', 'svc-a.static:80'),
+    mcpIngress('cookie-main', 'cookie.com', '/', 'Prefix', 'svc-a.static:80'),
+    mcpIngress('cookie-canary', 'cookie.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta', 'nginx.ingress.kubernetes.io/canary-weight': '100' }),
+    mcpIngress('vhost', 'vhost.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/upstream-vhost': 'internal.example' }),
+    mcpIngress('allow-other', 'allow.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 192.168.1.1, 2001:db8::/32' }),
+    mcpIngress('allow-local', 'allow-local.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/whitelist-source-range': '10.0.0.0/8, 127.0.0.0/8' }),
+    mcpIngress('tls-only', 'secure.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' }),
+    mcpIngress('hi-main', 'hi.com', '/', 'Prefix', 'svc-a.static:80'),
+    mcpIngress('hi-canary', 'hi.com', '/', 'Prefix', 'svc-b.static:80', { 'higress.io/canary': 'true', 'higress.io/canary-by-header': 'x-hi' }),
+    mcpIngress('value-canary', 'value.com', '/', 'Prefix', 'svc-b.static:80', { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'x-user', 'nginx.ingress.kubernetes.io/canary-by-header-value': 'beta' }),
+    mcpIngress('rewrite', 'rw.com', '/app', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/' }),
+    mcpIngress('rewrite-regex', 'rx.com', '/v1(/|$)(.*)', 'ImplementationSpecific', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/rewrite-target': '/api/$2', 'nginx.ingress.kubernetes.io/use-regex': 'true' }),
+    mcpIngress('split', 'split.com', '/', 'Prefix', '75% svc-a.static:80\\n25% svc-b.static:80'),
+    mcpIngress('app-root', 'root.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/app-root': '/app/' }),
+    mcpIngress('moved', 'moved.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/home' }),
+    mcpIngress('moved-308', 'moved.com', '/keep', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://new.example.com/keep', 'nginx.ingress.kubernetes.io/permanent-redirect-code': '308' }),
+    mcpIngress('hdr', 'hdr.com', '/', 'Prefix', 'svc-a.static:80', {
       'higress.io/request-header-control-add': 'x-added one\\n\\"x-quoted\\" \'two words\'',
       'higress.io/request-header-control-update': 'user-agent gateway',
       'higress.io/request-header-control-remove': 'x-drop, x-drop-too',
@@ -82,12 +59,12 @@ spec:
       // Higress reads these under higress.io/ only: under the nginx prefix they do nothing.
       'nginx.ingress.kubernetes.io/request-header-control-add': 'x-nginx-prefix yes',
     }),
-    ingress('matched', 'match.com', '/', 'Prefix', 'svc-b.static:80', {
+    mcpIngress('matched', 'match.com', '/', 'Prefix', 'svc-b.static:80', {
       'higress.io/match-method': 'GET PUT', 'higress.io/exact-match-header-x-team': 'blue', 'higress.io/prefix-match-query-ver': 'v2',
     }),
-    ingress('unmatched', 'match.com', '/', 'Prefix', 'svc-a.static:80'),
-    ingress('shadowed', 'shadowed.com', '/', 'Prefix', 'svc-a.static:80', { 'higress.io/mirror-target-fqdn': 'svc-m.static' }),
-    ingress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'http://bar.com:8080', 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://ignored.example.com' }),
+    mcpIngress('unmatched', 'match.com', '/', 'Prefix', 'svc-a.static:80'),
+    mcpIngress('shadowed', 'shadowed.com', '/', 'Prefix', 'svc-a.static:80', { 'higress.io/mirror-target-fqdn': 'svc-m.static' }),
+    mcpIngress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'http://bar.com:8080', 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://ignored.example.com' }),
   ].join(''));
   const httpRoute = (name: string, host: string, rules: string) => `---
 apiVersion: gateway.networking.k8s.io/v1
