@@ -56,6 +56,8 @@ type Chain = ChainLike & SyncPhases;
 
 const EMPTY = new Uint8Array(0);
 const noop = (): void => undefined;
+/** Most request-body bytes kept for a retry (Envoy's default connection buffer limit). */
+const RETRY_BODY_LIMIT = 1024 * 1024;
 /** The reason given to undici when the gateway cancels an upstream request itself. */
 const CANCELLED = new Error('cancelled by the gateway');
 const textEncoder = new TextEncoder();
@@ -156,8 +158,18 @@ class Exchange {
   private mirrorBody?: PassThrough;
   /** The route's CORS headers for this request's (allowed) origin, set on whatever answers it. */
   private corsHeaders?: Array<[string, string]>;
+  /**
+   * The request body as it went upstream (HTTP/1.1), kept for a retry when the route has a retry
+   * policy, as Envoy keeps it: dropped past {@link RETRY_BODY_LIMIT}.
+   */
+  private bodyCopy?: Array<Uint8Array | string>;
+  private bodyCopyBytes = 0;
+  /** The whole request body went upstream once (later sends replay {@link bodyCopy}). */
+  private bodySent = false;
   /** An affinity cookie to set on the upstream's answer. */
   private setCookie?: string;
+  /** The iterator reading the request body (for undici or the plugins), if there is one. */
+  private bodyChunks?: AsyncIterableIterator<Buffer>;
   /** The endpoint this request counts as in flight to (least-request balancing). */
   private inFlight?: Endpoint;
   private done = false;
@@ -266,6 +278,7 @@ class Exchange {
     const mirror = this.route?.model.mirror;
     if (mirror && (mirror.percent >= 100 || Math.random() * 100 < mirror.percent)) this.mirror(mirror.cluster, headers, ep.http2);
     this.upstream = { cluster, headers, bodyNeedsChain, endpoint: ep, attempt: 0 };
+    if (this.route?.model.retry && !this.endOfStream && !ep.http2) this.bodyCopy = [];
     this.send(ep);
   }
 
@@ -285,8 +298,14 @@ class Exchange {
       .then((r) => r.body.dump(), noop).catch(noop);
   }
 
-  /** undici handler: a request body chunk was written upstream. */
+  /** undici handler: a request body chunk was written upstream (on a retry: the kept copy again). */
   onBodySent(chunk: Uint8Array | string): void {
+    if (this.bodySent) return;
+    const copy = this.bodyCopy;
+    if (copy) {
+      copy.push(chunk);
+      if ((this.bodyCopyBytes += chunk.length) > Math.min(RETRY_BODY_LIMIT, this.snap.model.settings.bodyBufferLimitBytes)) this.bodyCopy = undefined;
+    }
     const mb = this.mirrorBody;
     if (!mb) return;
     mb.write(chunk);
@@ -298,6 +317,8 @@ class Exchange {
 
   /** undici handler: the whole request body was written upstream. */
   onRequestSent(): void {
+    if (this.bodySent) return;
+    this.bodySent = !this.endOfStream;
     this.mirrorBody?.end();
   }
 
@@ -351,9 +372,9 @@ class Exchange {
     this.sendSimple(502, 'upstream_reset', `upstream error: ${(err as Error).message}`);
   }
 
-  /** The request can be sent again: it has no body, or none of it was read yet. */
+  /** The request can be sent again: it has no body, none of it was read yet, or all of it was kept. */
   private replayable(): boolean {
-    return this.endOfStream || (this.req as Readable).readableDidRead === false;
+    return this.endOfStream || (this.req as Readable).readableDidRead === false || (this.bodySent && this.bodyCopy !== undefined);
   }
 
   /** The route's retry policy allows another try of a request that can be sent again. */
@@ -393,15 +414,24 @@ class Exchange {
     if (this.upstreamStream && !this.upstreamStream.closed) this.upstreamStream.close(http2.constants.NGHTTP2_CANCEL);
   }
 
-  private requestBodySource(bodyNeedsChain: boolean): AsyncIterable<Uint8Array> | Readable {
-    if (!bodyNeedsChain) return this.req as Readable;
-    return this.filteredRequestBody();
+  /**
+   * The request body for undici. Not the request stream itself: undici destroys a body it stops
+   * reading (the upstream answered before the upload ended), and destroying an unfinished
+   * request destroys the client's keep-alive connection. An iterator that leaves the stream
+   * alive lets {@link drainRequest} discard the rest instead.
+   */
+  private requestBodySource(bodyNeedsChain: boolean): AsyncIterable<Uint8Array> {
+    return bodyNeedsChain ? this.filteredRequestBody() : this.requestChunks();
+  }
+
+  private requestChunks(): AsyncIterableIterator<Buffer> {
+    return (this.bodyChunks = (this.req as Readable).iterator({ destroyOnReturn: false }));
   }
 
   /** Request body through the chain's body callbacks (the chain buffers when plugins pause). */
   private async *filteredRequestBody(): AsyncGenerator<Uint8Array> {
     const chain = this.chain!;
-    for await (const chunk of this.req as AsyncIterable<Buffer>) {
+    for await (const chunk of this.requestChunks()) {
       const p = chain.requestDataNow ? chain.requestDataNow(chunk, false) : chain.requestData(chunk, false);
       const r = p instanceof Promise ? await p : p;
       if (!this.handleBodyResult(r)) return;
@@ -433,7 +463,7 @@ class Exchange {
       method: method as 'GET',
       path,
       headers: flat,
-      body: this.endOfStream ? null : this.requestBodySource(up.bodyNeedsChain) as Readable,
+      body: this.endOfStream ? null : this.bodySent ? Buffer.concat(this.bodyCopy!.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))) : this.requestBodySource(up.bodyNeedsChain) as unknown as Readable,
       headersTimeout: this.route?.model.retry?.perTryTimeoutMs ?? this.route?.model.timeoutMs,
     }, this as unknown as Dispatcher.DispatchHandler);
   }
@@ -706,6 +736,8 @@ class Exchange {
       if (any) this.res.addTrailers(clean);
     }
     this.res.end();
+    // An upload the upstream answered before it ended: the rest is read and dropped.
+    this.drainRequest();
   }
 
   /** A plugin's local response. (The chain already ran the earlier plugins' response callbacks.) */
@@ -742,7 +774,12 @@ class Exchange {
   /** The request body is not wanted any more: read and drop it so keep-alive connections stay usable. */
   private drainRequest(): void {
     const r = this.req as Readable;
-    if (!r.readableEnded) r.resume();
+    if (r.readableEnded) return;
+    // A stream with an iterator on it does not flow: end the iterator first.
+    const it = this.bodyChunks;
+    this.bodyChunks = undefined;
+    if (!it) r.resume();
+    else void it.return!().then(() => r.resume(), () => r.resume());
   }
 
   private reset(reason: string): void {

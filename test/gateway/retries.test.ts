@@ -1,13 +1,14 @@
 /**
  * Retry policies (HTTPRoute `retry`, Ingress `proxy-next-upstream*`, native `retry`): a request
  * whose answer has a retried status, or whose connection broke before the answer, is sent again,
- * below the plugins, on another endpoint when the cluster has one; a request with a body is not.
+ * below the plugins, on another endpoint when the cluster has one, its body (up to 1 MiB) kept.
  * And route timeouts (`higress.io/timeout`).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { Client } from 'undici';
 import { configDir, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
@@ -103,10 +104,19 @@ test('HTTPRoute retry: when every try fails the last upstream answer is passed o
   assert.equal(seen.bad.get('/bad/x'), 3);
 });
 
-test('a request with a body is not retried (its body is streamed, not kept)', async () => {
-  const r = await get('/bad/post', 'retry.example.com', { method: 'POST', body: 'x'.repeat(1000) });
+test('a request body (up to 1 MiB) is kept and sent again on a retry; a bigger one is not retried', async () => {
+  const body = 'x'.repeat(1000);
+  let r = await get('/bad/post', 'retry.example.com', { method: 'POST', body });
   assert.equal(r.status, 503);
-  assert.equal(seen.bad.get('/bad/post'), 1);
+  assert.equal(seen.bad.get('/bad/post'), 3);
+  for (let i = 0; i < 4; i++) {
+    r = await get(`/pair/post-${i}`, 'retry.example.com', { method: 'POST', body });
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.text).bodyBytes, body.length, 'the retried request carries the whole body');
+  }
+  r = await get('/bad/big', 'retry.example.com', { method: 'POST', body: 'y'.repeat(1536 * 1024) });
+  assert.equal(r.status, 503);
+  assert.equal(seen.bad.get('/bad/big'), 1);
 });
 
 test('without a retry policy an upstream 503 passes through after one try', async () => {
@@ -114,6 +124,23 @@ test('without a retry policy an upstream 503 passes through after one try', asyn
   assert.equal(r.status, 503);
   assert.equal(r.text, 'bad is down');
   assert.equal(seen.bad.get('/plain/x'), 1);
+});
+
+test('an upstream that answers before a large upload ends: the rest is dropped and the client connection stays usable', async () => {
+  // One connection: the requests after the upload must go over the same socket.
+  const client = new Client(gw.url, { connections: 1, pipelining: 1 } as Client.Options);
+  try {
+    const big = await client.request({ path: '/plain/upload', method: 'POST', headers: { host: 'retry.example.com' }, body: Buffer.alloc(4 * 1024 * 1024, 0x61) });
+    assert.equal(big.statusCode, 503);
+    await big.body.dump();
+    for (let i = 0; i < 3; i++) {
+      const r = await client.request({ path: `/pair/after-${i}`, method: 'GET', headers: { host: 'retry.example.com' }, headersTimeout: 5000 });
+      assert.equal(r.statusCode, 200);
+      await r.body.dump();
+    }
+  } finally {
+    await client.close();
+  }
 });
 
 test('Ingress proxy-next-upstream "error timeout": a connection broken before the answer is retried', async () => {
