@@ -162,7 +162,7 @@ class Exchange {
    * The request body as it went upstream (HTTP/1.1), kept for a retry when the route has a retry
    * policy, as Envoy keeps it: dropped past {@link RETRY_BODY_LIMIT}.
    */
-  private bodyCopy?: Array<Uint8Array | string>;
+  private bodyCopy?: Uint8Array[];
   private bodyCopyBytes = 0;
   /** The whole request body went upstream once (later sends replay {@link bodyCopy}). */
   private bodySent = false;
@@ -266,7 +266,7 @@ class Exchange {
     this.forward(cluster, headers, !this.endOfStream && this.chain?.wantsRequestBody === true);
   }
 
-  /** Sends the request upstream; a connect failure is retried once on another endpoint (see `upstreamFailed`). */
+  /** Sends the request upstream (retries: see `upstreamFailed` and `retriesStatus`). */
   private forward(cluster: UpstreamCluster, headers: HeaderList, bodyNeedsChain: boolean): void {
     const hash = cluster.model.loadBalancer?.hash;
     const key = hash && balanceKey(hash, headers, this.conn.remoteAddress);
@@ -303,7 +303,7 @@ class Exchange {
     if (this.bodySent) return;
     const copy = this.bodyCopy;
     if (copy) {
-      copy.push(chunk);
+      copy.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       if ((this.bodyCopyBytes += chunk.length) > Math.min(RETRY_BODY_LIMIT, this.snap.model.settings.bodyBufferLimitBytes)) this.bodyCopy = undefined;
     }
     const mb = this.mirrorBody;
@@ -415,12 +415,15 @@ class Exchange {
   }
 
   /**
-   * The request body for undici. Not the request stream itself: undici destroys a body it stops
-   * reading (the upstream answered before the upload ended), and destroying an unfinished
-   * request destroys the client's keep-alive connection. An iterator that leaves the stream
-   * alive lets {@link drainRequest} discard the rest instead.
+   * The request body for undici: none, the kept copy (a retry), or the request read as it
+   * arrives. Not the request stream itself: undici destroys a body it stops reading (the upstream
+   * answered before the upload ended), and destroying an unfinished request destroys the client's
+   * keep-alive connection. An iterator that leaves the stream alive lets {@link drainRequest}
+   * discard the rest instead.
    */
-  private requestBodySource(bodyNeedsChain: boolean): AsyncIterable<Uint8Array> {
+  private upstreamBody(bodyNeedsChain: boolean): AsyncIterable<Uint8Array> | Buffer | null {
+    if (this.endOfStream) return null;
+    if (this.bodySent) return Buffer.concat(this.bodyCopy!);
     return bodyNeedsChain ? this.filteredRequestBody() : this.requestChunks();
   }
 
@@ -463,7 +466,7 @@ class Exchange {
       method: method as 'GET',
       path,
       headers: flat,
-      body: this.endOfStream ? null : this.bodySent ? Buffer.concat(this.bodyCopy!.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))) : this.requestBodySource(up.bodyNeedsChain) as unknown as Readable,
+      body: this.upstreamBody(up.bodyNeedsChain) as Readable | Buffer | null,
       headersTimeout: this.route?.model.retry?.perTryTimeoutMs ?? this.route?.model.timeoutMs,
     }, this as unknown as Dispatcher.DispatchHandler);
   }
