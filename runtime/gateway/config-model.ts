@@ -144,6 +144,24 @@ export interface ModelRetry {
   perTryTimeoutMs?: number;
 }
 
+/** Envoy's default retry back-off base (`retry_back_off.base_interval`). */
+export const RETRY_BACKOFF_MS = 25;
+
+/**
+ * A retry policy from Envoy `retry_on` conditions: `connect-failure` (a connect failure is always
+ * retried), `reset`, `5xx`, `gateway-error`, or status codes.
+ */
+export function retryPolicy(attempts: number, on: ReadonlyArray<string | number>, backoffMs = RETRY_BACKOFF_MS, perTryTimeoutMs?: number): ModelRetry {
+  const r: ModelRetry = { attempts, statuses: [], any5xx: false, onReset: false, backoffMs, perTryTimeoutMs };
+  for (const c of on) {
+    if (typeof c === 'number') r.statuses.push(c);
+    else if (c === '5xx') r.any5xx = r.onReset = true;
+    else if (c === 'gateway-error') { r.statuses.push(502, 503, 504); r.onReset = true; }
+    else if (c === 'reset') r.onReset = true;
+  }
+  return r;
+}
+
 /** A route's CORS policy, with ingress-nginx's defaults filled in by the loader. */
 export interface ModelCors {
   /** Allowed origins: `*`, exact origins, or `scheme://*.domain` for its subdomains. */
