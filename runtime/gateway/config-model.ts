@@ -108,7 +108,11 @@ export interface ModelRoute {
   rewrite?: ModelRewrite;
   requestHeaders?: ModelHeaderMods;
   responseHeaders?: ModelHeaderMods;
-  /** Per-route request timeout; default the cluster's. */
+  /**
+   * The route's timeout, as Envoy's: from the end of the request to the end of the response,
+   * across retries; `504` when the answer has not started by then, else the stream is reset.
+   * Absent: the cluster's `requestTimeoutMs` bounds the wait for each answer's head.
+   */
   timeoutMs?: number;
   /** Retries (HTTPRoute `retry`, Ingress `proxy-next-upstream*`, native `retry`); without it, one retry on a connect failure. */
   retry?: ModelRetry;

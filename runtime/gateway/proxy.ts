@@ -170,6 +170,8 @@ class Exchange {
   private setCookie?: string;
   /** The iterator reading the request body (for undici or the plugins), if there is one. */
   private bodyChunks?: AsyncIterableIterator<Buffer>;
+  /** The route's timeout (see `forward`). */
+  private routeTimer?: ReturnType<typeof setTimeout>;
   /** The endpoint this request counts as in flight to (least-request balancing). */
   private inFlight?: Endpoint;
   private done = false;
@@ -279,6 +281,13 @@ class Exchange {
     if (mirror && (mirror.percent >= 100 || Math.random() * 100 < mirror.percent)) this.mirror(mirror.cluster, headers, ep.http2);
     this.upstream = { cluster, headers, bodyNeedsChain, endpoint: ep, attempt: 0 };
     if (this.route?.model.retry && !this.endOfStream && !ep.http2) this.bodyCopy = [];
+    const timeoutMs = this.route?.model.timeoutMs;
+    if (timeoutMs) {
+      // Envoy's route timeout: from the end of the request to the end of the response, all tries.
+      const start = (): void => { if (!this.done) this.routeTimer = setTimeout(() => this.routeTimedOut(), timeoutMs); };
+      if (this.endOfStream) start();
+      else (this.req as Readable).once('end', start);
+    }
     this.send(ep);
   }
 
@@ -370,6 +379,15 @@ class Exchange {
     if (policy?.onReset && this.mayRetry(policy)) return this.retry(policy);
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return this.sendSimple(504, 'upstream_response_timeout', 'upstream request timeout');
     this.sendSimple(502, 'upstream_reset', `upstream error: ${(err as Error).message}`);
+  }
+
+  /** The route's timeout passed: 504 when the answer has not started, else the stream is reset (as Envoy does). */
+  private routeTimedOut(): void {
+    if (this.done) return;
+    this.ctx.stats.upstreamError(this.upstream!.cluster.model.name);
+    this.cancelUpstream();
+    if (this.res.headersSent) this.reset('upstream_response_timeout');
+    else this.sendSimple(504, 'upstream_response_timeout', 'upstream request timeout');
   }
 
   /** The request can be sent again: it has no body, none of it was read yet, or all of it was kept. */
@@ -467,7 +485,8 @@ class Exchange {
       path,
       headers: flat,
       body: this.upstreamBody(up.bodyNeedsChain) as Readable | Buffer | null,
-      headersTimeout: this.route?.model.retry?.perTryTimeoutMs ?? this.route?.model.timeoutMs,
+      // A route timeout replaces the cluster's wait for the answer head (`routeTimedOut`).
+      headersTimeout: this.route?.model.retry?.perTryTimeoutMs ?? (this.route?.model.timeoutMs ? 0 : undefined),
     }, this as unknown as Dispatcher.DispatchHandler);
   }
 
@@ -803,6 +822,7 @@ class Exchange {
   finish(): void {
     if (this.done) return;
     this.done = true;
+    clearTimeout(this.routeTimer);
     if (this.inFlight) this.inFlight.active--;
     const ended = this.res.writableFinished;
     if (!ended) this.cancelUpstream();

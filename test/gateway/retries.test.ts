@@ -8,11 +8,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { Client } from 'undici';
+import { Client, request } from 'undici';
 import { configDir, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
-let good: Server, bad: Server, flaky: Server, slow: Server;
+let good: Server, bad: Server, flaky: Server, slow: Server, trickle: Server;
 /** h2c upstreams: one answers 503, the other 200; `h2Tries` counts what the 503 one got. */
 let h2Bad: http2.Http2Server, h2Good: http2.Http2Server;
 let h2Tries = 0;
@@ -39,6 +39,13 @@ before(async () => {
   });
   // Answers after 3 s.
   slow = await echoServer('slow', (req, res) => { setTimeout(() => res.end('late'), 3000).unref(); });
+  // Answers at once, then sends its body in pieces over 3 s.
+  trickle = await echoServer('trickle', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    let n = 0;
+    const t = setInterval(() => { res.write(`piece ${n}\n`); if (++n === 6) { clearInterval(t); res.end(); } }, 500);
+    res.on('close', () => clearInterval(t));
+  });
   h2Bad = http2.createServer((_req, res) => { h2Tries++; res.writeHead(503); res.end('h2 down'); });
   h2Good = http2.createServer((_req, res) => { res.writeHead(200); res.end('h2 fine'); });
   await Promise.all([h2Bad, h2Good].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
@@ -49,6 +56,7 @@ before(async () => {
     `{ type: static, name: bad, domain: "127.0.0.1:${bad.port}" }`,
     `{ type: static, name: flaky, domain: "127.0.0.1:${flaky.port}" }`,
     `{ type: static, name: slow, domain: "127.0.0.1:${slow.port}" }`,
+    `{ type: static, name: trickle, domain: "127.0.0.1:${trickle.port}" }`,
   ]));
   const ingress = (name: string, dest: string, ann: Record<string, string>) => mcpIngress(name, `${name}.com`, '/', 'Prefix', dest, ann);
   await dir.write('routes.yaml', `apiVersion: gateway.networking.k8s.io/v1
@@ -65,7 +73,7 @@ spec:
       retry: { codes: [503], attempts: 2, backoff: 1ms }
     - matches: [{ path: { type: PathPrefix, value: /plain } }]
       backendRefs: [{ name: bad.static, port: 80 }]
-${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}`);
+${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}${ingress('stream', 'trickle.static:80', { 'higress.io/timeout': '1' })}`);
   await dir.write('settings.yaml', `${QUIET}services:
   - { name: h2.svc, protocol: h2c, endpoints: ["127.0.0.1:${h2Port(h2Bad)}", "127.0.0.1:${h2Port(h2Good)}"] }
 routes:
@@ -76,7 +84,7 @@ routes:
 
 after(async () => {
   await gw?.close();
-  await Promise.all([good, bad, flaky, slow].map((s) => s?.close()));
+  await Promise.all([good, bad, flaky, slow, trickle].map((s) => s?.close()));
   await Promise.all([h2Bad, h2Good].map((s) => new Promise((r) => s?.close(r))));
   await dir?.remove();
 });
@@ -173,4 +181,13 @@ test('native retry over an HTTP/2 upstream: a 503 (gateway-error) is retried on 
     assert.equal(r.text, 'h2 fine');
   }
   assert.ok(h2Tries >= 1, 'round-robin sent some first tries to the 503 endpoint');
+});
+
+test('the route timeout covers the whole answer, as Envoy\'s: a body still streaming when it passes is cut off', async () => {
+  const t0 = Date.now();
+  const r = await request(`${gw.url}/`, { headers: { host: 'stream.com' } });
+  assert.equal(r.statusCode, 200, 'the head came in time');
+  await assert.rejects(r.body.text(), 'the body is cut off by a reset');
+  const ms = Date.now() - t0;
+  assert.ok(ms >= 900 && ms < 2900, `cut after ${ms} ms (timeout 1 s, body 3 s)`);
 });
