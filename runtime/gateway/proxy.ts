@@ -565,6 +565,15 @@ class Exchange {
     const mayHaveTrailers = !this.endOfStream && (this.req.httpVersionMajor === 2 || this.req.headers['transfer-encoding'] !== undefined);
     const stream = session.request(out, { endStream: this.endOfStream, waitForTrailers: mayHaveTrailers });
     this.upstreamStream = stream;
+    // The wait for the answer's head, as undici's headersTimeout on HTTP/1.1.
+    const headMs = this.route?.model.retry?.perTryTimeoutMs ?? (this.route?.model.timeoutMs ? 0 : up.cluster.model.requestTimeoutMs);
+    const headTimer = headMs > 0 ? setTimeout(() => {
+      if (this.upstreamStream !== stream) return;
+      this.upstreamStream = undefined;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      this.upstreamFailed(Object.assign(new Error('upstream answer head timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' }));
+    }, headMs) : undefined;
+    if (headTimer) stream.once('close', () => clearTimeout(headTimer));
     let trailers: Record<string, string> | undefined;
     stream.on('trailers', (t) => { trailers = t as Record<string, string>; });
     stream.once('error', (err) => {
@@ -573,6 +582,7 @@ class Exchange {
       else this.upstreamFailed(ep.h2ConnectError(session) ?? err);
     });
     stream.once('response', (h, flags) => {
+      clearTimeout(headTimer);
       const status = Number(h[':status']);
       if (this.retriesStatus(status)) {
         this.upstreamStream = undefined;

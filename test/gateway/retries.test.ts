@@ -14,7 +14,7 @@ import { configDir, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET
 type Server = Awaited<ReturnType<typeof echoServer>>;
 let good: Server, bad: Server, flaky: Server, slow: Server, trickle: Server;
 /** h2c upstreams: one answers 503, the other 200; `h2Tries` counts what the 503 one got. */
-let h2Bad: http2.Http2Server, h2Good: http2.Http2Server;
+let h2Bad: http2.Http2Server, h2Good: http2.Http2Server, h2Silent: http2.Http2Server;
 let h2Tries = 0;
 /** Requests each upstream saw, by path. */
 const seen = { bad: new Map<string, number>(), flaky: new Map<string, number>() };
@@ -48,7 +48,9 @@ before(async () => {
   });
   h2Bad = http2.createServer((_req, res) => { h2Tries++; res.writeHead(503); res.end('h2 down'); });
   h2Good = http2.createServer((_req, res) => { res.writeHead(200); res.end('h2 fine'); });
-  await Promise.all([h2Bad, h2Good].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
+  // Never answers (the stream stays open).
+  h2Silent = http2.createServer(() => undefined);
+  await Promise.all([h2Bad, h2Good, h2Silent].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
   const h2Port = (s: http2.Http2Server) => (s.address() as AddressInfo).port;
   dir = await configDir();
   await dir.write('mcp.yaml', mcpBridge([
@@ -76,8 +78,10 @@ spec:
 ${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}${ingress('stream', 'trickle.static:80', { 'higress.io/timeout': '1' })}`);
   await dir.write('settings.yaml', `${QUIET}services:
   - { name: h2.svc, protocol: h2c, endpoints: ["127.0.0.1:${h2Port(h2Bad)}", "127.0.0.1:${h2Port(h2Good)}"] }
+  - { name: h2-silent.svc, protocol: h2c, endpoints: ["127.0.0.1:${h2Port(h2Silent)}"], requestTimeoutMs: 300 }
 routes:
   - { name: default/h2, hosts: [h2.example.com], path: /, service: h2.svc, retry: { attempts: 1, on: [gateway-error], backoffMs: 1 } }
+  - { name: default/h2-silent, hosts: [h2-silent.example.com], path: /, service: h2-silent.svc }
 `);
   gw = await gateway([dir.dir]);
 });
@@ -85,7 +89,7 @@ routes:
 after(async () => {
   await gw?.close();
   await Promise.all([good, bad, flaky, slow, trickle].map((s) => s?.close()));
-  await Promise.all([h2Bad, h2Good].map((s) => new Promise((r) => s?.close(r))));
+  await Promise.all([h2Bad, h2Good, h2Silent].map((s) => new Promise((r) => s?.close(r))));
   await dir?.remove();
 });
 
@@ -190,4 +194,12 @@ test('the route timeout covers the whole answer, as Envoy\'s: a body still strea
   await assert.rejects(r.body.text(), 'the body is cut off by a reset');
   const ms = Date.now() - t0;
   assert.ok(ms >= 900 && ms < 2900, `cut after ${ms} ms (timeout 1 s, body 3 s)`);
+});
+
+test('an HTTP/2 upstream that never answers gets the cluster\'s requestTimeoutMs: 504', async () => {
+  const t0 = Date.now();
+  const r = await get('/', 'h2-silent.example.com');
+  assert.equal(r.status, 504);
+  assert.equal(r.headers['x-gateway-detail'], 'upstream_response_timeout');
+  assert.ok(Date.now() - t0 < 2500, `answered after ${Date.now() - t0} ms (timeout 300 ms)`);
 });
