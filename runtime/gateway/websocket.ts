@@ -153,6 +153,8 @@ class UpgradeExchange {
   private answered = false;
   /** The client and upstream sockets are joined (after a 101). */
   private spliced = false;
+  /** The endpoint this connection counts as in flight to (least-request balancing). */
+  private inFlight?: Endpoint;
   /** The request stream was ended before the upstream was reached (a plugin waited for a body). */
   private requestEnded = false;
   private done = false;
@@ -249,6 +251,10 @@ class UpgradeExchange {
 
   /** Connects to `ep` (one retry on another endpoint when the connect fails), sends the request, reads the answer head. */
   private connect(cluster: UpstreamCluster, ep: Endpoint, request: Buffer, head: Buffer, attempt: number): void {
+    // An upgraded connection counts as a request in flight for as long as it is open.
+    if (this.inFlight) this.inFlight.active--;
+    ep.active++;
+    this.inFlight = ep;
     this.upstreamAddr = ep.address;
     if (this.chain) this.chain.info.upstreamAddress = ep.address;
     const host = ep.model.host;
@@ -486,6 +492,7 @@ class UpgradeExchange {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.inFlight) this.inFlight.active--;
     this.upstream?.destroy();
     recordStreamEnd(this.ctx, {
       chain: this.chain,
