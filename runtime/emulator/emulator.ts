@@ -12,7 +12,7 @@ import { FilterChain } from '../host/filter-chain.js';
 import { InMemorySharedState } from '../host/shared-state.js';
 import { MetricRegistry } from '../host/metric-registry.js';
 import type {
-  FailStrategy, HeaderList, HttpCallRequest, HttpCallResponse, LocalResponse, MetricSample, PhaseResult, SharedState, StreamInfo,
+  FailStrategy, GrpcCallRequest, GrpcCallResponse, HeaderList, HttpCallRequest, HttpCallResponse, LocalResponse, MetricSample, PhaseResult, SharedState, StreamInfo,
 } from '../host/types.js';
 
 /** Options of {@link Emulator.load}; every one optional. */
@@ -67,6 +67,18 @@ export interface EmulatedHttpCall {
   readonly answered: boolean;
 }
 
+/** A unary gRPC call the plugin made (`proxy_grpc_call`), waiting for the test to answer it. */
+export interface EmulatedGrpcCall {
+  request: GrpcCallRequest;
+  /**
+   * Ends the call: `message` with status 0 (the default) reaches `proxy_on_grpc_receive`; another
+   * status reaches `proxy_on_grpc_close`. Resolves once the plugin has handled it.
+   */
+  respond(r?: { status?: number; statusMessage?: string; message?: string | Uint8Array }): Promise<void>;
+  /** True once answered. */
+  readonly answered: boolean;
+}
+
 /** Lets queued microtasks (host deliveries, chain pumps) run. */
 function settle(): Promise<void> {
   return new Promise((r) => setImmediate(r));
@@ -95,6 +107,8 @@ export class Emulator {
   readonly logs: LogEntry[] = [];
   /** Outbound HTTP calls, in the order made. */
   readonly httpCalls: EmulatedHttpCall[] = [];
+  /** Outbound unary gRPC calls, in the order made. */
+  readonly grpcCalls: EmulatedGrpcCall[] = [];
   /** Shared data and queues of this emulator. */
   readonly sharedData: SharedState;
   /** Metrics of this emulator. */
@@ -144,6 +158,7 @@ export class Emulator {
           return { cancel: () => { if (emu.ticker === t) emu.ticker = undefined; } };
         },
         httpCall: (request) => emu.recordHttpCall(request),
+        grpcCall: (request) => emu.recordGrpcCall(request),
         knownCluster: knownClusters ? (c) => knownClusters.has(c) : undefined,
         foreignFunctions: ff instanceof Map ? ff : ff ? new Map(Object.entries(ff)) : undefined,
         shared: emu.sharedData,
@@ -173,6 +188,22 @@ export class Emulator {
             const headers: HeaderList = [[':status', String(r.status ?? 200)], ...toHeaderList(r.headers ?? [])];
             resolve({ headers, body: toBytes(r.body), trailers: toHeaderList(r.trailers ?? []) });
           }
+          await settle();
+        },
+      });
+    });
+  }
+
+  private recordGrpcCall(request: GrpcCallRequest): Promise<GrpcCallResponse> {
+    return new Promise((resolve) => {
+      let answered = false;
+      this.grpcCalls.push({
+        request,
+        get answered() { return answered; },
+        async respond(r = {}) {
+          if (answered) throw new Error('this gRPC call was already answered');
+          answered = true;
+          resolve({ status: r.status ?? 0, statusMessage: r.statusMessage ?? '', message: toBytes(r.message) });
           await settle();
         },
       });

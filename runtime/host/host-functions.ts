@@ -6,7 +6,7 @@
  */
 import { WasmResult, BufferType, MapType, LogLevel } from '../../spec/index.js';
 import type { Vm } from './vm.js';
-import type { HeaderList, HttpCallRequest, LocalResponse } from './types.js';
+import type { GrpcCallRequest, GrpcCallResponse, HeaderList, HttpCallRequest, LocalResponse } from './types.js';
 import { encodedSize, encodeInto, decodeFrom, lowerAscii as lower } from './header-codec.js';
 import { readProperty, propertyName } from './properties.js';
 import { wasiFunctions } from './wasi.js';
@@ -15,6 +15,9 @@ import { ABI } from '../../spec/index.js';
 const { OK, NOT_FOUND, BAD_ARGUMENT, INVALID_MEMORY_ACCESS, EMPTY, CAS_MISMATCH, INTERNAL_FAILURE, UNIMPLEMENTED, PARSE_FAILURE } = WasmResult;
 
 type HostFn = (...args: never[]) => number | void;
+
+/** gRPC status UNAVAILABLE: a call the gateway could not make or complete. */
+const GRPC_UNAVAILABLE = 14;
 
 /** The import object for one VM: `env` plus the WASI subset under both module names. */
 export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
@@ -42,6 +45,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       case BufferType.HTTP_RESPONSE_BODY:
         return vm.current.stream?.body(t);
       case BufferType.HTTP_CALL_RESPONSE_BODY: return vm.callResponse?.body;
+      case BufferType.GRPC_RECEIVE_BUFFER: return vm.grpcMessage;
       case BufferType.VM_CONFIGURATION: return vm.config.vmConfiguration;
       case BufferType.PLUGIN_CONFIGURATION: return vm.config.configuration;
       case BufferType.CALL_DATA: return vm.callData;
@@ -304,11 +308,42 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       );
       return OK;
     },
-    proxy_grpc_call(): number { return UNIMPLEMENTED; },
+    proxy_grpc_call(upPtr: number, upSize: number, svcPtr: number, svcSize: number, mPtr: number, mSize: number,
+      mdPtr: number, mdSize: number, msgPtr: number, msgSize: number, timeoutMs: number, retIdPtr: number): number {
+      upPtr >>>= 0; upSize >>>= 0; svcPtr >>>= 0; svcSize >>>= 0; mPtr >>>= 0; mSize >>>= 0;
+      mdPtr >>>= 0; mdSize >>>= 0; msgPtr >>>= 0; msgSize >>>= 0; retIdPtr >>>= 0;
+      const mem = vm.mem;
+      if (!mem.ok(upPtr, upSize) || !mem.ok(svcPtr, svcSize) || !mem.ok(mPtr, mSize) || !mem.ok(mdPtr, mdSize) || !mem.ok(msgPtr, msgSize) || !mem.ok(retIdPtr, 4)) {
+        return INVALID_MEMORY_ACCESS;
+      }
+      // `upstream` is a cluster name (Envoy also takes a serialized GrpcService there).
+      const cluster = mem.utf8(upPtr, upSize);
+      const metadata = mdSize ? decodeFrom(mem, mdPtr, mdSize) : [];
+      if (!metadata) return PARSE_FAILURE;
+      for (let i = 0; i < metadata.length; i++) metadata[i]![0] = lower(metadata[i]![0]);
+      if (!env.grpcCall || (env.knownCluster && !env.knownCluster(cluster))) return BAD_ARGUMENT;
+      const req: GrpcCallRequest = { cluster, service: mem.utf8(svcPtr, svcSize), method: mem.utf8(mPtr, mSize), metadata, message: mem.bytes(msgPtr, msgSize), timeoutMs: timeoutMs >>> 0 };
+      const id = vm.nextCallId++;
+      mem.setU32(retIdPtr, id);
+      vm.grpcCalls.add(id);
+      let promise: Promise<GrpcCallResponse>;
+      try {
+        promise = env.grpcCall(req);
+      } catch (err) {
+        promise = Promise.reject(err);
+      }
+      promise.then(
+        (resp) => vm.deliverGrpcCallResponse(id, resp),
+        (err: unknown) => vm.deliverGrpcCallResponse(id, { status: GRPC_UNAVAILABLE, statusMessage: (err as Error)?.message ?? String(err), message: new Uint8Array(0) }),
+      );
+      return OK;
+    },
+    // Streaming gRPC calls are not implemented.
     proxy_grpc_stream(): number { return UNIMPLEMENTED; },
     proxy_grpc_send(): number { return UNIMPLEMENTED; },
-    proxy_grpc_cancel(): number { return UNIMPLEMENTED; },
-    proxy_grpc_close(): number { return UNIMPLEMENTED; },
+    // A unary call cancelled or closed by the plugin: no callback follows.
+    proxy_grpc_cancel(id: number): number { return vm.grpcCalls.delete(id >>> 0) ? OK : NOT_FOUND; },
+    proxy_grpc_close(id: number): number { return vm.grpcCalls.delete(id >>> 0) ? OK : NOT_FOUND; },
 
     // --- shared data and queues ------------------------------------------------------------
     proxy_set_shared_data(kPtr: number, kSize: number, vPtr: number, vSize: number, cas: number): number {

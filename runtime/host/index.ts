@@ -14,6 +14,6 @@ export {
   HostError, PluginLoadError, PluginConfigureError, VmFailureError, type HostErrorCode,
 } from './errors.js';
 export type {
-  HeaderList, FailStrategy, StreamInfo, LocalResponse, PhaseResult, HttpCallRequest, HttpCallResponse,
+  HeaderList, FailStrategy, StreamInfo, LocalResponse, PhaseResult, HttpCallRequest, HttpCallResponse, GrpcCallRequest, GrpcCallResponse,
   HostEnvironment, SharedState, SharedQueueOwner, MetricSample, MetricStore, PluginOptions,
 } from './types.js';

@@ -75,6 +75,24 @@ export interface HttpCallResponse {
   trailers: HeaderList;
 }
 
+/** A unary gRPC call a plugin made with `proxy_grpc_call`: `/<service>/<method>` on `cluster`. */
+export interface GrpcCallRequest {
+  cluster: string;
+  service: string;
+  method: string;
+  /** Initial metadata (request headers), names lower-case. */
+  metadata: HeaderList;
+  /** The serialized request message (without gRPC's length prefix). */
+  message: Uint8Array;
+  timeoutMs: number;
+}
+/** How a gRPC call ended: status 0 (OK) with the response message, or a gRPC error status. */
+export interface GrpcCallResponse {
+  status: number;
+  statusMessage: string;
+  message: Uint8Array;
+}
+
 /** What the host needs from the process it runs in; every member optional with the default given. */
 export interface HostEnvironment {
   /** Plugin log sink. Default: stderr with `[plugin-name]` prefix. */
@@ -86,6 +104,9 @@ export interface HostEnvironment {
    * at call time ("no cluster"). `knownCluster` lets the host refuse unknown clusters up front. */
   httpCall?(req: HttpCallRequest): Promise<HttpCallResponse | undefined>;
   knownCluster?(cluster: string): boolean;
+  /** Performs a unary `proxy_grpc_call`; a rejection counts as status UNAVAILABLE (14). Default:
+   * every call fails with BAD_ARGUMENT at call time. */
+  grpcCall?(req: GrpcCallRequest): Promise<GrpcCallResponse>;
   /** Foreign functions by name (`proxy_call_foreign_function`); unknown name → NOT_FOUND. */
   foreignFunctions?: Map<string, (args: Uint8Array) => Uint8Array>;
   /** Shared data and queues, shared by all VMs of one process (pass the same object, e.g. the

@@ -7,7 +7,7 @@ import { ABI, LogLevel, StreamCallback } from '../../spec/index.js';
 import { toVmFailure, VmFailureError, PluginLoadError, ProcExitSignal } from './errors.js';
 import { MemoryView } from './memory-view.js';
 import type { PluginModule } from './plugin-module.js';
-import type { HostEnvironment, HttpCallResponse, SharedState, SharedQueueOwner } from './types.js';
+import type { GrpcCallResponse, HostEnvironment, HttpCallResponse, SharedState, SharedQueueOwner } from './types.js';
 import type { StreamPort } from './stream-port.js';
 import type { MetricRegistry } from './metric-registry.js';
 import { buildImports } from './host-functions.js';
@@ -125,7 +125,7 @@ export interface VmOwner {
 export interface Exports {
   contextCreate?: Fn; vmStart?: Fn; configure?: Fn; validateConfiguration?: Fn; tick?: Fn; queueReady?: Fn;
   foreignFunction?: Fn; requestHeaders?: Fn; requestBody?: Fn; requestTrailers?: Fn; responseHeaders?: Fn;
-  responseBody?: Fn; responseTrailers?: Fn; httpCallResponse?: Fn; done?: Fn; log?: Fn; delete?: Fn;
+  responseBody?: Fn; responseTrailers?: Fn; httpCallResponse?: Fn; grpcReceive?: Fn; grpcClose?: Fn; done?: Fn; log?: Fn; delete?: Fn;
 }
 
 const EXPORT_NAMES: Record<keyof Exports, string> = {
@@ -133,7 +133,8 @@ const EXPORT_NAMES: Record<keyof Exports, string> = {
   validateConfiguration: 'proxy_validate_configuration', tick: 'proxy_on_tick', queueReady: 'proxy_on_queue_ready',
   foreignFunction: 'proxy_on_foreign_function', requestHeaders: 'proxy_on_request_headers', requestBody: 'proxy_on_request_body',
   requestTrailers: 'proxy_on_request_trailers', responseHeaders: 'proxy_on_response_headers', responseBody: 'proxy_on_response_body',
-  responseTrailers: 'proxy_on_response_trailers', httpCallResponse: 'proxy_on_http_call_response', done: 'proxy_on_done',
+  responseTrailers: 'proxy_on_response_trailers', httpCallResponse: 'proxy_on_http_call_response',
+  grpcReceive: 'proxy_on_grpc_receive', grpcClose: 'proxy_on_grpc_close', done: 'proxy_on_done',
   log: 'proxy_on_log', delete: 'proxy_on_delete',
 };
 
@@ -183,6 +184,10 @@ export class Vm implements SharedQueueOwner {
   callResponse: HttpCallResponse | undefined;
   /** Foreign-function argument bytes (buffer 8), only during proxy_on_foreign_function. */
   callData: Uint8Array | undefined;
+  /** A gRPC call's response message (buffer 5), only during proxy_on_grpc_receive. */
+  grpcMessage: Uint8Array | undefined;
+  /** gRPC calls in flight that the plugin has not cancelled or closed. */
+  readonly grpcCalls = new Set<number>();
   /** Last status for proxy_get_status. */
   status = { code: 0, message: '' };
   /** Properties set on the root context. */
@@ -334,6 +339,26 @@ export class Vm implements SharedQueueOwner {
     } finally {
       this.callResponse = undefined;
     }
+  }
+
+  /**
+   * Delivers how a gRPC call ended, as Envoy does for a unary call: `proxy_on_grpc_receive` with
+   * the message (buffer 5) on OK, else `proxy_on_grpc_close` with the status (its message from
+   * `proxy_get_status`). Nothing for a call the plugin cancelled or closed.
+   */
+  deliverGrpcCallResponse(callId: number, resp: GrpcCallResponse): void {
+    if (!this.grpcCalls.delete(callId) || this.failure) return;
+    if (resp.status === 0) {
+      this.grpcMessage = resp.message;
+      try {
+        this.call('proxy_on_grpc_receive', this.exports.grpcReceive, this.root, callId, resp.message.length);
+      } finally {
+        this.grpcMessage = undefined;
+      }
+      return;
+    }
+    this.status = { code: resp.status, message: resp.statusMessage };
+    this.call('proxy_on_grpc_close', this.exports.grpcClose, this.root, callId, resp.status);
   }
 
   /** SharedQueueOwner: an item arrived on a queue this VM registered. */

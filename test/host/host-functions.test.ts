@@ -163,10 +163,48 @@ test('proxy_http_call errors: missing pseudo-headers, unknown cluster; a failed 
   assert.ok(emu.logs.some((l) => /headers=0 body_size=0/.test(l.message)));
 });
 
-test('gRPC calls answer UNIMPLEMENTED', async () => {
-  const emu = await Emulator.load(PROBE);
-  const { out } = await probe(emu, 'grpc');
-  assert.equal(out.get('grpc')!.value, [S.UNIMPLEMENTED, S.UNIMPLEMENTED, S.UNIMPLEMENTED, S.UNIMPLEMENTED, S.UNIMPLEMENTED].join(','));
+test('proxy_grpc_call: the call reaches the host; OK reaches proxy_on_grpc_receive, an error proxy_on_grpc_close', async () => {
+  const emu = await Emulator.load(PROBE, { knownClusters: ['outbound|80||grpc.example'] });
+  let s = emu.stream();
+  let p = s.requestHeaders(getRequest([['x-op', 'grpc-call'], ['x-action', '1']]), { endOfStream: true });
+  await emu.settle();
+  assert.equal(s.paused, true);
+  const call = emu.grpcCalls[0]!;
+  assert.deepEqual({ ...call.request, message: Buffer.from(call.request.message).toString() }, {
+    cluster: 'outbound|80||grpc.example', service: 'demo.Echo', method: 'Say', metadata: [['x-from', 'probe']], message: 'hello from probe', timeoutMs: 2000,
+  });
+  await call.respond({ message: 'hi back' });
+  let r = await p;
+  assert.equal(r.kind, 'local');
+  if (r.kind === 'local') assert.equal(Buffer.from(r.response.body).toString(), 'grpc:hi back');
+  assert.ok(emu.logs.some((l) => /^grpc_receive: root=1 id=\d+ size=7 body=hi back$/.test(l.message)));
+  s.finish();
+
+  s = emu.stream();
+  p = s.requestHeaders(getRequest([['x-op', 'grpc-call'], ['x-action', '1']]), { endOfStream: true });
+  await emu.settle();
+  await emu.grpcCalls[1]!.respond({ status: 7, statusMessage: 'denied' });
+  r = await p;
+  assert.equal(r.kind, 'local');
+  if (r.kind === 'local') {
+    assert.equal(r.response.status, 502);
+    assert.equal(Buffer.from(r.response.body).toString(), 'grpc status 7: denied');
+  }
+  s.finish();
+});
+
+test('proxy_grpc_call errors and cancel; streaming gRPC is not implemented', async () => {
+  const emu = await Emulator.load(PROBE, { knownClusters: ['outbound|80||grpc.example'] });
+  // Unknown cluster; a call cancelled at once gets no callback.
+  let { out, stream } = await probe(emu, 'grpc');
+  assert.equal(out.get('grpc')!.value, [S.BAD_ARGUMENT, S.UNIMPLEMENTED, S.UNIMPLEMENTED, S.NOT_FOUND, S.NOT_FOUND].join(','));
+  stream.finish();
+  ({ out, stream } = await probe(emu, 'grpc-cancel'));
+  assert.equal(out.get('grpc-cancel')!.status, S.OK);
+  assert.equal(out.get('cancel')!.status, S.OK);
+  await emu.grpcCalls[0]!.respond({ message: 'too late' });
+  assert.ok(!emu.logs.some((l) => l.message.startsWith('grpc_receive')), 'no callback after cancel');
+  stream.finish();
 });
 
 test('shared data: get/set with CAS, NOT_FOUND and CAS_MISMATCH', async () => {

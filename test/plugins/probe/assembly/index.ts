@@ -179,6 +179,18 @@ function runOp(ctx: u32, op: string, arg: string): void {
     const st = proxy_http_call(ptr(cluster), len(cluster), ptr(hdrs), len(hdrs), ptr(body), len(body), 0, 0, 1500, RET_X);
     res(op, st, load<u32>(RET_X).toString());
     if (st == 0) pendingCallCtx = ctx;
+  } else if (op == "grpc-call" || op == "grpc-cancel") {
+    // A unary call to demo.Echo/<x-arg or Say>; the answer (or the failure) becomes the local response.
+    const cluster = enc(cfg("grpc-cluster") != "" ? cfg("grpc-cluster") : "outbound|80||grpc.example");
+    const svc = enc("demo.Echo");
+    const method = enc(arg == "" ? "Say" : arg);
+    const md = encodePairs([["x-from", "probe"]]);
+    const msg = enc("hello from probe");
+    const st = proxy_grpc_call(ptr(cluster), len(cluster), ptr(svc), len(svc), ptr(method), len(method), ptr(md), len(md), ptr(msg), len(msg), 2000, RET_X);
+    const id = load<u32>(RET_X);
+    res(op, st, id.toString());
+    if (op == "grpc-cancel") res("cancel", proxy_grpc_cancel(id), "");
+    else if (st == 0) pendingCallCtx = ctx;
   } else if (op == "grpc") {
     const s = enc("svc");
     let out = "";
@@ -383,6 +395,28 @@ export function proxy_on_http_call_response(root: u32, callId: u32, nh: u32, bod
   }
   addHeader(0, "x-auth", body);
   res("continue", proxy_continue_stream(0), st.toString());
+}
+
+export function proxy_on_grpc_receive(root: u32, callId: u32, size: u32): void {
+  const body = getBuffer(5);
+  info("grpc_receive: root=" + root.toString() + " id=" + callId.toString() + " size=" + size.toString() + " body=" + body);
+  if (pendingCallCtx == 0) return;
+  proxy_set_effective_context(pendingCallCtx);
+  pendingCallCtx = 0;
+  const d = enc("grpc_ok"); const b = enc("grpc:" + body);
+  proxy_send_local_response(200, ptr(d), len(d), ptr(b), len(b), 0, 0, -1);
+}
+
+export function proxy_on_grpc_close(root: u32, callId: u32, status: u32): void {
+  store<u32>(RET_X, 0); store<usize>(RET_PTR, 0); store<u32>(RET_SIZE, 0);
+  proxy_get_status(RET_X, RET_PTR, RET_SIZE);
+  const message = takeString();
+  info("grpc_close: root=" + root.toString() + " id=" + callId.toString() + " status=" + status.toString() + " message=" + message);
+  if (pendingCallCtx == 0) return;
+  proxy_set_effective_context(pendingCallCtx);
+  pendingCallCtx = 0;
+  const d = enc("grpc_failed"); const b = enc("grpc status " + status.toString() + ": " + message);
+  proxy_send_local_response(502, ptr(d), len(d), ptr(b), len(b), 0, 0, -1);
 }
 
 export function proxy_on_done(ctx: u32): bool {

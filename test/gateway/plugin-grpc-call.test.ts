@@ -1,0 +1,87 @@
+/**
+ * Unary gRPC calls from a plugin (`proxy_grpc_call`) through the gateway to a real HTTP/2 gRPC
+ * server: the probe plugin calls demo.Echo and answers the request with what came back.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { configDir, fetchText, gateway, QUIET } from './helpers.js';
+import { testPluginPath } from '../host/helpers.js';
+import { pathToFileURL } from 'node:url';
+
+let server: http2.Http2Server;
+const seen: Array<{ path: string; from?: string; timeout?: string; message: string }> = [];
+let dir: Awaited<ReturnType<typeof configDir>>;
+let gw: Awaited<ReturnType<typeof gateway>>;
+
+/** A gRPC message frame: flag byte, 32-bit length, bytes. */
+const frame = (text: string): Buffer => {
+  const b = Buffer.from(text);
+  const f = Buffer.alloc(5 + b.length);
+  f.writeUInt32BE(b.length, 1);
+  b.copy(f, 5);
+  return f;
+};
+
+before(async () => {
+  server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const path = String(headers[':path']);
+      seen.push({ path, from: headers['x-from'] as string, timeout: headers['grpc-timeout'] as string, message: body.subarray(5).toString() });
+      if (path === '/demo.Echo/Say') {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(frame(`echo:${body.subarray(5).toString()}`));
+      } else if (path === '/demo.Echo/Deny') {
+        // Trailers-only answer.
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '7', 'grpc-message': 'not%20allowed' }, { endStream: true });
+      }
+      // /demo.Echo/Hang: never answers.
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  dir = await configDir();
+  await dir.write('gw.yaml', `${QUIET}services:
+  - { name: grpc.example, port: 80, protocol: grpc, endpoints: ["127.0.0.1:${(server.address() as AddressInfo).port}"] }
+  - { name: web, endpoints: ["127.0.0.1:1"] }
+routes:
+  - { name: default/web, path: /, service: web }
+plugins:
+  - { name: probe, url: ${pathToFileURL(testPluginPath('probe')).href} }
+`);
+  gw = await gateway([dir.dir]);
+});
+
+after(async () => {
+  await gw?.close();
+  await new Promise((r) => server?.close(r));
+  await dir?.remove();
+});
+
+const call = (method: string) => fetchText(`${gw.url}/x`, { headers: { 'x-op': 'grpc-call', 'x-arg': method, 'x-action': '1' } });
+
+test('a plugin\'s unary gRPC call reaches the server with its metadata and deadline; the answer comes back', async () => {
+  const r = await call('Say');
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'grpc:echo:hello from probe');
+  assert.deepEqual(seen.at(-1), { path: '/demo.Echo/Say', from: 'probe', timeout: '2000m', message: 'hello from probe' });
+});
+
+test('a gRPC error status (trailers-only) reaches proxy_on_grpc_close with its message', async () => {
+  const r = await call('Deny');
+  assert.equal(r.status, 502);
+  assert.equal(r.text, 'grpc status 7: not allowed');
+});
+
+test('a call past its deadline ends with DEADLINE_EXCEEDED', async () => {
+  const t0 = Date.now();
+  const r = await call('Hang');
+  assert.equal(r.status, 502);
+  assert.equal(r.text, 'grpc status 4: deadline exceeded');
+  assert.ok(Date.now() - t0 >= 1900, 'after the 2 s deadline');
+});
