@@ -6,7 +6,7 @@
  */
 import { WasmResult, BufferType, MapType, LogLevel } from '../../spec/index.js';
 import type { Vm } from './vm.js';
-import type { GrpcCallRequest, GrpcCallResponse, HeaderList, HttpCallRequest, LocalResponse } from './types.js';
+import type { GrpcCallRequest, HeaderList, HttpCallRequest, LocalResponse } from './types.js';
 import { encodedSize, encodeInto, decodeFrom, lowerAscii as lower } from './header-codec.js';
 import { readProperty, propertyName } from './properties.js';
 import { wasiFunctions } from './wasi.js';
@@ -15,6 +15,17 @@ import { ABI } from '../../spec/index.js';
 const { OK, NOT_FOUND, BAD_ARGUMENT, INVALID_MEMORY_ACCESS, EMPTY, CAS_MISMATCH, INTERNAL_FAILURE, UNIMPLEMENTED, PARSE_FAILURE } = WasmResult;
 
 type HostFn = (...args: never[]) => number | void;
+
+/** Starts an outbound call and hands its result (or failure, a synchronous throw included) on. */
+function startCall<T>(start: () => Promise<T>, ok: (r: T) => void, failed: (err: unknown) => void): void {
+  let promise: Promise<T>;
+  try {
+    promise = start();
+  } catch (err) {
+    promise = Promise.reject(err);
+  }
+  promise.then(ok, failed);
+}
 
 /** gRPC status UNAVAILABLE: a call the gateway could not make or complete. */
 const GRPC_UNAVAILABLE = 14;
@@ -296,16 +307,8 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       const req: HttpCallRequest = { cluster, headers, body: mem.bytes(bPtr, bSize), trailers, timeoutMs: timeoutMs >>> 0 };
       const id = vm.nextCallId++;
       mem.setU32(retIdPtr, id);
-      let promise: Promise<unknown>;
-      try {
-        promise = env.httpCall(req);
-      } catch (err) {
-        promise = Promise.reject(err);
-      }
-      promise.then(
-        (resp) => vm.deliverHttpCallResponse(id, (resp ?? undefined) as never),
-        () => vm.deliverHttpCallResponse(id, undefined),
-      );
+      const httpCall = env.httpCall;
+      startCall(() => httpCall(req), (resp) => vm.deliverHttpCallResponse(id, resp ?? undefined), () => vm.deliverHttpCallResponse(id, undefined));
       return OK;
     },
     proxy_grpc_call(upPtr: number, upSize: number, svcPtr: number, svcSize: number, mPtr: number, mSize: number,
@@ -326,16 +329,9 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       const id = vm.nextCallId++;
       mem.setU32(retIdPtr, id);
       vm.grpcCalls.add(id);
-      let promise: Promise<GrpcCallResponse>;
-      try {
-        promise = env.grpcCall(req);
-      } catch (err) {
-        promise = Promise.reject(err);
-      }
-      promise.then(
-        (resp) => vm.deliverGrpcCallResponse(id, resp),
-        (err: unknown) => vm.deliverGrpcCallResponse(id, { status: GRPC_UNAVAILABLE, statusMessage: (err as Error)?.message ?? String(err), message: new Uint8Array(0) }),
-      );
+      const grpcCall = env.grpcCall;
+      startCall(() => grpcCall(req), (resp) => vm.deliverGrpcCallResponse(id, resp),
+        (err) => vm.deliverGrpcCallResponse(id, { status: GRPC_UNAVAILABLE, statusMessage: (err as Error)?.message ?? String(err), message: new Uint8Array(0) }));
       return OK;
     },
     // Streaming gRPC calls are not implemented.
