@@ -832,7 +832,7 @@ class Exchange {
   finish(): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.routeTimer);
+    if (this.routeTimer) clearTimeout(this.routeTimer);
     if (this.inFlight) this.inFlight.active--;
     const ended = this.res.writableFinished;
     if (!ended) this.cancelUpstream();
