@@ -58,8 +58,9 @@ export interface ModelLoadBalancer {
 }
 
 export type StringMatchType = 'Exact' | 'Prefix' | 'RegularExpression';
-export interface ModelHeaderMatch { name: string; type: 'Exact' | 'RegularExpression'; value: string; invert?: boolean }
-export interface ModelQueryMatch { name: string; type: 'Exact' | 'RegularExpression'; value: string }
+/** `Prefix` only from Higress's `prefix-match-*` annotations. */
+export interface ModelHeaderMatch { name: string; type: 'Exact' | 'Prefix' | 'RegularExpression'; value: string; invert?: boolean }
+export interface ModelQueryMatch { name: string; type: 'Exact' | 'Prefix' | 'RegularExpression'; value: string }
 
 export interface WeightedCluster { cluster: string; weight: number }
 

@@ -136,8 +136,8 @@ export function ingressMatches(ann: Annotations, where: ConfigLocation): Pick<Mo
       }
       return {
         name: kind === 'header' ? name.toLowerCase() : name,
-        type: type === 'exact' ? 'Exact' as const : 'RegularExpression' as const,
-        value: type === 'prefix' ? `${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*` : value,
+        type: type === 'exact' ? 'Exact' as const : type === 'prefix' ? 'Prefix' as const : 'RegularExpression' as const,
+        value,
       };
     }));
   return { methods: methods.length ? methods : undefined, headers: matches('header'), query: matches('query') };

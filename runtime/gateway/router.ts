@@ -5,7 +5,7 @@
  */
 import { CorsPolicy } from './cors.js';
 import { addressMatcher } from './source-range.js';
-import type { ModelCanary, ModelHeaderMatch, ModelRewrite, ModelRoute, WeightedCluster } from './config-model.js';
+import type { ModelCanary, ModelHeaderMatch, ModelQueryMatch, ModelRewrite, ModelRoute, WeightedCluster } from './config-model.js';
 
 /** A route compiled for matching. */
 export interface CompiledRoute {
@@ -88,8 +88,13 @@ function pathMatches(r: CompiledRoute, path: string): boolean {
   return r.pathRegex!.test(path);
 }
 
+/** A header or query value against a match compiled with `re` (its regex, if it is one). */
+function valueMatches(m: ModelHeaderMatch | ModelQueryMatch, re: RegExp | undefined, value: string): boolean {
+  return re ? re.test(value) : m.type === 'Prefix' ? value.startsWith(m.value) : value === m.value;
+}
+
 function headerMatches(h: ModelHeaderMatch, re: RegExp | undefined, value: string | undefined): boolean {
-  const ok = value !== undefined && (re ? re.test(value) : value === h.value);
+  const ok = value !== undefined && valueMatches(h, re, value);
   return h.invert ? !ok : ok;
 }
 
@@ -152,8 +157,7 @@ export class Router {
         params ??= new URLSearchParams(query);
         for (let i = 0; i < m.query.length; i++) {
           const v = params.get(m.query[i].name);
-          const re = r.queryRegex[i];
-          if (v === null || (re ? !re.test(v) : v !== m.query[i].value)) continue outer;
+          if (v === null || !valueMatches(m.query[i], r.queryRegex[i], v)) continue outer;
         }
       }
       return r;
