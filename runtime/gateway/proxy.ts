@@ -14,7 +14,7 @@ import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
 import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
-import { applyHeaderMods, applyRouterStage, balanceKey, redirectLocation } from './router-stage.js';
+import { applyHeaderMods, applyRouterStage, balanceKey, routeAnswer } from './router-stage.js';
 import type { ModelRetry } from './config-model.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
@@ -253,11 +253,8 @@ class Exchange {
   private toUpstream(headers: HeaderList): void {
     const route = this.route;
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
-    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
-    if (route.model.redirect && !(route.model.redirect.plainOnly && this.conn.tls)) {
-      const location = redirectLocation(headers, route, this.conn.tls ? 'https' : 'http', this.conn.localPort);
-      return this.sendSimple(route.model.redirect.status, 'direct_response', '', { location });
-    }
+    const own = routeAnswer(headers, route, this.conn.tls, this.conn.localPort);
+    if (own) return this.sendSimple(own.status, 'direct_response', own.body, own);
     const cluster = this.snap.clusters.get(this.clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
 

@@ -22,7 +22,7 @@ export function applyHeaderMods(list: HeaderList, mods: ModelHeaderMods | undefi
  * redirect that sets the scheme uses that scheme's port, else the listener's; the port is left
  * out when it is the scheme's default.
  */
-export function redirectLocation(headers: HeaderList, route: CompiledRoute, scheme: string, listenerPort: number): string {
+function redirectLocation(headers: HeaderList, route: CompiledRoute, scheme: string, listenerPort: number): string {
   const rd = route.model.redirect!;
   const pIdx = findHeader(headers, ':path');
   const pathAndQuery = pIdx >= 0 ? headers[pIdx][1] : '/';
@@ -34,6 +34,17 @@ export function redirectLocation(headers: HeaderList, route: CompiledRoute, sche
   const port = rd.port ?? (rd.scheme ? undefined : listenerPort);
   const shown = port === undefined || port === (outScheme === 'https' ? 443 : 80) ? '' : `:${port}`;
   return `${outScheme}://${host}${shown}${path}`;
+}
+
+/**
+ * The route's own answer instead of proxying, if it has one: its fixed answer (`direct`), or its
+ * redirect (a `plainOnly` one only for requests that came over plain HTTP).
+ */
+export function routeAnswer(headers: HeaderList, route: CompiledRoute, tls: boolean, listenerPort: number): { status: number; body: string; location?: string } | undefined {
+  const m = route.model;
+  if (m.direct) return m.direct;
+  if (!m.redirect || (m.redirect.plainOnly && tls)) return undefined;
+  return { status: m.redirect.status, body: '', location: redirectLocation(headers, route, tls ? 'https' : 'http', listenerPort) };
 }
 
 /**

@@ -16,7 +16,7 @@ import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import { addForwardedHeaders, findHeader, isHopByHop, requestHeaderList } from './proxy-headers.js';
 import type { ConnInfo, ProxyContext } from './proxy.js';
 import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
-import { applyHeaderMods, applyRouterStage, balanceKey, redirectLocation } from './router-stage.js';
+import { applyHeaderMods, applyRouterStage, balanceKey, routeAnswer } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import { newRequestId } from './request-id.js';
 import { recordStreamEnd } from './stream-end.js';
@@ -220,10 +220,8 @@ class UpgradeExchange {
     }
 
     if (!route) return this.sendSimple(404, 'route_not_found', 'no route matched');
-    if (route.model.direct) return this.sendSimple(route.model.direct.status, 'direct_response', route.model.direct.body, route.model.direct);
-    if (route.model.redirect && !(route.model.redirect.plainOnly && this.conn.tls)) {
-      return this.sendSimple(route.model.redirect.status, 'direct_response', '', { location: redirectLocation(headers, route, scheme, this.conn.localPort) });
-    }
+    const own = routeAnswer(headers, route, this.conn.tls, this.conn.localPort);
+    if (own) return this.sendSimple(own.status, 'direct_response', own.body, own);
     const cluster = this.snap.clusters.get(this.clusterName);
     if (!cluster) return this.sendSimple(503, 'cluster_not_found', `no cluster ${this.clusterName}`);
     applyRouterStage(headers, route, canary);
