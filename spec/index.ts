@@ -65,6 +65,10 @@ interface AbiFile {
     MetricType: Record<'COUNTER' | 'GAUGE' | 'HISTOGRAM', number>;
     PeerType: Record<'UNKNOWN' | 'LOCAL' | 'REMOTE', number>;
     WasiErrno: Record<'SUCCESS' | 'BADF' | 'FAULT' | 'INVAL' | 'NOENT' | 'NOSYS' | 'NOTSUP', number>;
+    /** gRPC status codes (the host's and gateway's answers to `proxy_grpc_call`). */
+    GrpcStatus: Record<'OK' | 'CANCELLED' | 'UNKNOWN' | 'INVALID_ARGUMENT' | 'DEADLINE_EXCEEDED' | 'NOT_FOUND' | 'ALREADY_EXISTS' |
+      'PERMISSION_DENIED' | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'ABORTED' | 'OUT_OF_RANGE' | 'UNIMPLEMENTED' | 'INTERNAL' |
+      'UNAVAILABLE' | 'DATA_LOSS' | 'UNAUTHENTICATED', number>;
   };
   pseudoHeaders: string[];
   properties: string[];
@@ -92,6 +96,7 @@ export const StreamCallback = ABI.enums.StreamCallback;
 export const MetricType = ABI.enums.MetricType;
 export const PeerType = ABI.enums.PeerType;
 export const WasiErrno = ABI.enums.WasiErrno;
+export const GrpcStatus = ABI.enums.GrpcStatus;
 
 /** Name of an enum value, for messages (`enumName(WasmResult, 6)` → `INVALID_MEMORY_ACCESS`). */
 export function enumName(table: Readonly<Record<string, number>>, value: number): string {

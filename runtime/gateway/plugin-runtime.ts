@@ -11,7 +11,7 @@ import type {
 } from '../host/types.js';
 import { MetricRegistry } from '../host/metric-registry.js';
 import { InMemorySharedState } from '../host/shared-state.js';
-import { LogLevel, enumName } from '../../spec/index.js';
+import { GrpcStatus, LogLevel, enumName } from '../../spec/index.js';
 import type { ModelPlugin, ModelSettings } from './config-model.js';
 import { ConfigError, CONFIG_CODES } from './errors.js';
 import type { ChainFactory, ChainLike, PluginLike } from './snapshot.js';
@@ -177,25 +177,23 @@ export class PluginRuntime {
   private async grpcCall(req: GrpcCallRequest): Promise<GrpcCallResponse> {
     const cluster = this.lookup(req.cluster);
     const ep = cluster?.pick();
-    if (!cluster || !ep) return { status: GRPC.UNAVAILABLE, statusMessage: `no cluster ${req.cluster}`, message: NO_BYTES };
+    if (!cluster || !ep) return { status: GrpcStatus.UNAVAILABLE, statusMessage: `no cluster ${req.cluster}`, message: NO_BYTES };
     const r = await grpcUnary(ep.h2(), cluster.model.fqdn, req);
-    if (r.status === GRPC.UNAVAILABLE) cluster.errors++;
+    if (r.status === GrpcStatus.UNAVAILABLE) cluster.errors++;
     return r;
   }
 }
 
-/** gRPC status codes the gateway itself produces for a call. */
-const GRPC = { UNKNOWN: 2, DEADLINE_EXCEEDED: 4, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
 const NO_BYTES = new Uint8Array(0);
 
 /** The gRPC status for an HTTP status that came without one (gRPC's HTTP-to-gRPC mapping). */
 function grpcStatusOfHttp(status: number): number {
-  if (status === 400) return GRPC.INTERNAL;
-  if (status === 401) return 16;
-  if (status === 403) return 7;
-  if (status === 404) return GRPC.UNIMPLEMENTED;
-  if (status === 429 || status === 502 || status === 503 || status === 504) return GRPC.UNAVAILABLE;
-  return GRPC.UNKNOWN;
+  if (status === 400) return GrpcStatus.INTERNAL;
+  if (status === 401) return GrpcStatus.UNAUTHENTICATED;
+  if (status === 403) return GrpcStatus.PERMISSION_DENIED;
+  if (status === 404) return GrpcStatus.UNIMPLEMENTED;
+  if (status === 429 || status === 502 || status === 503 || status === 504) return GrpcStatus.UNAVAILABLE;
+  return GrpcStatus.UNKNOWN;
 }
 
 /**
@@ -218,7 +216,7 @@ function grpcUnary(session: http2.ClientHttp2Session, authority: string, req: Gr
     if (req.timeoutMs) headers['grpc-timeout'] = `${req.timeoutMs}m`;
     for (const [k, v] of req.metadata) if (k.charCodeAt(0) !== 58) headers[k] = v;
     const stream = session.request(headers);
-    const timer = req.timeoutMs ? setTimeout(() => { stream.close(http2.constants.NGHTTP2_CANCEL); done(GRPC.DEADLINE_EXCEEDED, 'deadline exceeded'); }, req.timeoutMs) : undefined;
+    const timer = req.timeoutMs ? setTimeout(() => { stream.close(http2.constants.NGHTTP2_CANCEL); done(GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded'); }, req.timeoutMs) : undefined;
     let status = 0;
     let head: http2.IncomingHttpHeaders = {};
     let trailers: http2.IncomingHttpHeaders | undefined;
@@ -226,16 +224,16 @@ function grpcUnary(session: http2.ClientHttp2Session, authority: string, req: Gr
     stream.on('response', (h) => { head = h; status = Number(h[':status']); });
     stream.on('trailers', (t) => { trailers = t; });
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', (err) => done(GRPC.UNAVAILABLE, err.message));
-    stream.on('close', () => done(GRPC.UNAVAILABLE, 'the stream closed before the answer ended'));
+    stream.on('error', (err) => done(GrpcStatus.UNAVAILABLE, err.message));
+    stream.on('close', () => done(GrpcStatus.UNAVAILABLE, 'the stream closed before the answer ended'));
     stream.on('end', () => {
       const t = trailers ?? head;
-      if (t['grpc-status'] === undefined) return done(status === 200 ? GRPC.INTERNAL : grpcStatusOfHttp(status), `no grpc-status in the answer (HTTP ${status})`);
+      if (t['grpc-status'] === undefined) return done(status === 200 ? GrpcStatus.INTERNAL : grpcStatusOfHttp(status), `no grpc-status in the answer (HTTP ${status})`);
       const code = Number(t['grpc-status']);
       if (code !== 0) return done(code, decodeURIComponent(String(t['grpc-message'] ?? '')));
       const body = Buffer.concat(chunks);
-      if (body.length < 5 || body.length < 5 + body.readUInt32BE(1)) return done(GRPC.INTERNAL, 'the answer has no complete message');
-      if (body[0] !== 0) return done(GRPC.INTERNAL, 'compressed messages are not supported');
+      if (body.length < 5 || body.length < 5 + body.readUInt32BE(1)) return done(GrpcStatus.INTERNAL, 'the answer has no complete message');
+      if (body[0] !== 0) return done(GrpcStatus.INTERNAL, 'compressed messages are not supported');
       done(0, '', new Uint8Array(body.subarray(5, 5 + body.readUInt32BE(1))));
     });
     stream.resume();

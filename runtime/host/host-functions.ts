@@ -4,7 +4,7 @@
  * an exception. The only exceptions that leave a host function are deliberate VM failures
  * (`proc_exit`, an allocator returning garbage) and traps from the plugin's own allocator.
  */
-import { WasmResult, BufferType, MapType, LogLevel } from '../../spec/index.js';
+import { WasmResult, BufferType, MapType, LogLevel, GrpcStatus } from '../../spec/index.js';
 import type { Vm } from './vm.js';
 import type { GrpcCallRequest, HeaderList, HttpCallRequest, LocalResponse } from './types.js';
 import { encodedSize, encodeInto, decodeFrom, lowerAscii as lower } from './header-codec.js';
@@ -27,8 +27,6 @@ function startCall<T>(start: () => Promise<T>, ok: (r: T) => void, failed: (err:
   promise.then(ok, failed);
 }
 
-/** gRPC status UNAVAILABLE: a call the gateway could not make or complete. */
-const GRPC_UNAVAILABLE = 14;
 
 /** The import object for one VM: `env` plus the WASI subset under both module names. */
 export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
@@ -331,7 +329,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       vm.grpcCalls.add(id);
       const grpcCall = env.grpcCall;
       startCall(() => grpcCall(req), (resp) => vm.deliverGrpcCallResponse(id, resp),
-        (err) => vm.deliverGrpcCallResponse(id, { status: GRPC_UNAVAILABLE, statusMessage: (err as Error)?.message ?? String(err), message: new Uint8Array(0) }));
+        (err) => vm.deliverGrpcCallResponse(id, { status: GrpcStatus.UNAVAILABLE, statusMessage: (err as Error)?.message ?? String(err), message: new Uint8Array(0) }));
       return OK;
     },
     // Streaming gRPC calls are not implemented.
