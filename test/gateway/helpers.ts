@@ -110,6 +110,16 @@ ${Object.entries(annotations).map(([k, v]) => `    ${k}: "${v}"\n`).join('')}spe
               resource: { apiGroup: networking.higress.io, kind: McpBridge, name: default }
 `;
 
+/** An HTTPRoute `prod/<name>` for `host` with these rules (YAML list items indented by four spaces). */
+export const httpRoute = (name: string, host: string, rules: string): string => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${name}, namespace: prod }
+spec:
+  hostnames: [${host}]
+  rules:
+${rules}`;
+
 /** A WasmPlugin enabled only on the given Ingress routes (`<namespace>/<name>`), with one rule config. */
 export function wasmPluginOnRoutes(p: { name: string; url: string; routes: string[]; config: object; phase?: string; priority?: number }): string {
   const order = `${p.phase ? `\n  phase: ${p.phase}` : ''}${p.priority !== undefined ? `\n  priority: ${p.priority}` : ''}`;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Client, request } from 'undici';
-import { configDir, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
+import { configDir, echoServer, fetchText, gateway, httpRoute, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof echoServer>>;
 let good: Server, bad: Server, flaky: Server, slow: Server, trickle: Server;
@@ -61,13 +61,7 @@ before(async () => {
     `{ type: static, name: trickle, domain: "127.0.0.1:${trickle.port}" }`,
   ]));
   const ingress = (name: string, dest: string, ann: Record<string, string>) => mcpIngress(name, `${name}.com`, '/', 'Prefix', dest, ann);
-  await dir.write('routes.yaml', `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: retried, namespace: prod }
-spec:
-  hostnames: [retry.example.com]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /pair } }]
+  await dir.write('routes.yaml', `${httpRoute('retried', 'retry.example.com', `    - matches: [{ path: { type: PathPrefix, value: /pair } }]
       backendRefs: [{ name: pair.static, port: 80 }]
       retry: { codes: [503], attempts: 2, backoff: 1ms }
     - matches: [{ path: { type: PathPrefix, value: /bad } }]
@@ -75,7 +69,7 @@ spec:
       retry: { codes: [503], attempts: 2, backoff: 1ms }
     - matches: [{ path: { type: PathPrefix, value: /plain } }]
       backendRefs: [{ name: bad.static, port: 80 }]
-${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}${ingress('stream', 'trickle.static:80', { 'higress.io/timeout': '1' })}`);
+`)}${ingress('next', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'error timeout', 'nginx.ingress.kubernetes.io/proxy-next-upstream-tries': '1' })}${ingress('codes-only', 'flaky.static:80', { 'nginx.ingress.kubernetes.io/proxy-next-upstream': 'http_503' })}${ingress('hurry', 'slow.static:80', { 'higress.io/timeout': '1' })}${ingress('stream', 'trickle.static:80', { 'higress.io/timeout': '1' })}`);
   await dir.write('settings.yaml', `${QUIET}services:
   - { name: h2.svc, protocol: h2c, endpoints: ["127.0.0.1:${h2Port(h2Bad)}", "127.0.0.1:${h2Port(h2Good)}"] }
   - { name: h2-silent.svc, protocol: h2c, endpoints: ["127.0.0.1:${h2Port(h2Silent)}"], requestTimeoutMs: 300 }

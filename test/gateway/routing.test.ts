@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { configDir, echo, echoServer, fetchText, gateway, mcpBridge, mcpIngress, QUIET } from './helpers.js';
+import { configDir, echo, echoServer, fetchText, gateway, httpRoute, mcpBridge, mcpIngress, QUIET } from './helpers.js';
 
 type Echo = Awaited<ReturnType<typeof echoServer>>;
 let a: Echo, b: Echo, c: Echo, m: Echo;
@@ -66,14 +66,6 @@ before(async () => {
     mcpIngress('shadowed', 'shadowed.com', '/', 'Prefix', 'svc-a.static:80', { 'higress.io/mirror-target-fqdn': 'svc-m.static' }),
     mcpIngress('away', 'away.com', '/', 'Prefix', 'svc-a.static:80', { 'nginx.ingress.kubernetes.io/temporal-redirect': 'http://bar.com:8080', 'nginx.ingress.kubernetes.io/permanent-redirect': 'https://ignored.example.com' }),
   ].join(''));
-  const httpRoute = (name: string, host: string, rules: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: prod }
-spec:
-  hostnames: [${host}]
-  rules:
-${rules}`;
   await dir.write('route.yaml', `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: api, namespace: prod }
