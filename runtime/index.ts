@@ -3,4 +3,4 @@
  * and its types. The test emulator is also available as `higress-plugin/emulator`.
  */
 export * from './host/index.js';
-export { Emulator, EmulatedStream, EmulatorChain, type EmulatorOptions, type EmulatedHttpCall, type EmulatedGrpcCall, type LogEntry } from './emulator/index.js';
+export { Emulator, EmulatedStream, EmulatorChain, type EmulatorOptions, type EmulatedHttpCall, type EmulatedGrpcCall, type EmulatedGrpcStream, type LogEntry } from './emulator/index.js';

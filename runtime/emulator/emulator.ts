@@ -12,7 +12,7 @@ import { FilterChain } from '../host/filter-chain.js';
 import { InMemorySharedState } from '../host/shared-state.js';
 import { MetricRegistry } from '../host/metric-registry.js';
 import type {
-  FailStrategy, GrpcCallRequest, GrpcCallResponse, HeaderList, HttpCallRequest, HttpCallResponse, LocalResponse, MetricSample, PhaseResult, SharedState, StreamInfo,
+  FailStrategy, GrpcCallRequest, GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, GrpcStreamRequest, HeaderList, HttpCallRequest, HttpCallResponse, LocalResponse, MetricSample, PhaseResult, SharedState, StreamInfo,
 } from '../host/types.js';
 
 /** Options of {@link Emulator.load}; every one optional. */
@@ -79,6 +79,23 @@ export interface EmulatedGrpcCall {
   readonly answered: boolean;
 }
 
+/** A gRPC stream the plugin opened (`proxy_grpc_stream`): the test plays the server. */
+export interface EmulatedGrpcStream {
+  request: GrpcStreamRequest;
+  /** Messages the plugin sent, in order. */
+  readonly sent: Uint8Array[];
+  /** The plugin half-closed the stream (`proxy_grpc_close`, or a send with end_stream). */
+  readonly localClosed: boolean;
+  /** The plugin cancelled the stream (`proxy_grpc_cancel`), or its VM went away. */
+  readonly cancelled: boolean;
+  /** Each of these delivers one server event to the plugin and resolves once it has handled it. */
+  initialMetadata(metadata?: HeaderList): Promise<void>;
+  message(message: string | Uint8Array): Promise<void>;
+  trailingMetadata(metadata: HeaderList): Promise<void>;
+  /** Ends the stream with `status` (default 0, OK). */
+  close(status?: number, statusMessage?: string): Promise<void>;
+}
+
 /** Lets queued microtasks (host deliveries, chain pumps) run. */
 function settle(): Promise<void> {
   return new Promise((r) => setImmediate(r));
@@ -109,6 +126,8 @@ export class Emulator {
   readonly httpCalls: EmulatedHttpCall[] = [];
   /** Outbound unary gRPC calls, in the order made. */
   readonly grpcCalls: EmulatedGrpcCall[] = [];
+  /** gRPC streams, in the order opened. */
+  readonly grpcStreams: EmulatedGrpcStream[] = [];
   /** Shared data and queues of this emulator. */
   readonly sharedData: SharedState;
   /** Metrics of this emulator. */
@@ -159,6 +178,7 @@ export class Emulator {
         },
         httpCall: (request) => emu.recordHttpCall(request),
         grpcCall: (request) => emu.recordGrpcCall(request),
+        grpcStream: (request, events) => emu.recordGrpcStream(request, events),
         knownCluster: knownClusters ? (c) => knownClusters.has(c) : undefined,
         foreignFunctions: ff instanceof Map ? ff : ff ? new Map(Object.entries(ff)) : undefined,
         shared: emu.sharedData,
@@ -208,6 +228,34 @@ export class Emulator {
         },
       });
     });
+  }
+
+  private recordGrpcStream(request: GrpcStreamRequest, events: GrpcStreamEvents): GrpcStreamHandle {
+    const sent: Uint8Array[] = [];
+    let localClosed = false;
+    let cancelled = false;
+    const deliver = async (event: () => void): Promise<void> => {
+      if (!cancelled) event();
+      await settle();
+    };
+    this.grpcStreams.push({
+      request,
+      sent,
+      get localClosed() { return localClosed; },
+      get cancelled() { return cancelled; },
+      initialMetadata: (md = []) => deliver(() => events.initialMetadata(toHeaderList(md))),
+      message: (m) => deliver(() => events.message(toBytes(m))),
+      trailingMetadata: (md) => deliver(() => events.trailingMetadata(toHeaderList(md))),
+      close: (status = 0, message = '') => deliver(() => events.close(status, message)),
+    });
+    return {
+      send(message, endStream) {
+        sent.push(message);
+        if (endStream) localClosed = true;
+      },
+      close() { localClosed = true; },
+      cancel() { cancelled = true; },
+    };
   }
 
   /** Clears {@link logs}. */

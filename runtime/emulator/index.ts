@@ -4,6 +4,6 @@
  */
 export {
   Emulator, EmulatorChain, EmulatedStream, toHeaderList,
-  type EmulatorOptions, type EmulatedHttpCall, type EmulatedGrpcCall, type LogEntry, type PhaseOptions,
+  type EmulatorOptions, type EmulatedHttpCall, type EmulatedGrpcCall, type EmulatedGrpcStream, type LogEntry, type PhaseOptions,
 } from './emulator.js';
 export type { HeaderList, PhaseResult, LocalResponse, StreamInfo, HttpCallRequest } from '../host/types.js';

@@ -1,13 +1,12 @@
 /**
  * The gateway's side of the plugin host (runtime/host): compiles modules once per digest,
  * creates configured Plugin instances with the gateway's HostEnvironment (logs, http_call and
- * unary grpc_call to known clusters, shared data and metrics per process), and builds
+ * gRPC calls and streams to known clusters, shared data and metrics per process), and builds
  * FilterChains per stream.
  */
-import http2 from 'node:http2';
 import { request as undiciRequest } from 'undici';
 import type {
-  GrpcCallRequest, GrpcCallResponse, HeaderList, HostEnvironment, HttpCallRequest, HttpCallResponse, MetricStore, SharedState, StreamInfo,
+  GrpcCallRequest, GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, GrpcStreamRequest, HeaderList, HostEnvironment, HttpCallRequest, HttpCallResponse, MetricStore, SharedState, StreamInfo,
 } from '../host/types.js';
 import { MetricRegistry } from '../host/metric-registry.js';
 import { InMemorySharedState } from '../host/shared-state.js';
@@ -16,6 +15,7 @@ import type { ModelPlugin, ModelSettings } from './config-model.js';
 import { ConfigError, CONFIG_CODES } from './errors.js';
 import type { ChainFactory, ChainLike, PluginLike } from './snapshot.js';
 import type { UpstreamCluster } from './upstream-pool.js';
+import { grpcStream, grpcUnary } from './grpc-client.js';
 
 interface HostModule {
   PluginModule: { compile(bytes: Uint8Array, source?: string): Promise<unknown> };
@@ -60,6 +60,7 @@ export class PluginRuntime {
       log: (level, name, message) => this.log(level, name, message),
       httpCall: (req) => this.httpCall(req),
       grpcCall: (req) => this.grpcCall(req),
+      grpcStream: (req, events) => this.grpcStream(req, events),
       knownCluster: (c) => this.lookup(c) !== undefined,
       shared: this.shared,
       metrics: this.metrics as MetricStore,
@@ -177,71 +178,25 @@ export class PluginRuntime {
   private async grpcCall(req: GrpcCallRequest): Promise<GrpcCallResponse> {
     const cluster = this.lookup(req.cluster);
     const ep = cluster?.pick();
-    if (!cluster || !ep) return { status: GrpcStatus.UNAVAILABLE, statusMessage: `no cluster ${req.cluster}`, message: NO_BYTES };
+    if (!cluster || !ep) return { status: GrpcStatus.UNAVAILABLE, statusMessage: `no cluster ${req.cluster}`, message: new Uint8Array(0) };
     const r = await grpcUnary(ep.h2(), cluster.model.fqdn, req);
     if (r.status === GrpcStatus.UNAVAILABLE) cluster.errors++;
     return r;
   }
-}
 
-const NO_BYTES = new Uint8Array(0);
-
-/** The gRPC status for an HTTP status that came without one (gRPC's HTTP-to-gRPC mapping). */
-function grpcStatusOfHttp(status: number): number {
-  if (status === 400) return GrpcStatus.INTERNAL;
-  if (status === 401) return GrpcStatus.UNAUTHENTICATED;
-  if (status === 403) return GrpcStatus.PERMISSION_DENIED;
-  if (status === 404) return GrpcStatus.UNIMPLEMENTED;
-  if (status === 429 || status === 502 || status === 503 || status === 504) return GrpcStatus.UNAVAILABLE;
-  return GrpcStatus.UNKNOWN;
-}
-
-/**
- * A unary gRPC call over HTTP/2 (h2c on a plain cluster): `POST /<service>/<method>` with the
- * length-prefixed message, `grpc-timeout` from the plugin's timeout; the status comes from
- * `grpc-status` (in the trailers, or the headers of a trailers-only answer).
- */
-function grpcUnary(session: http2.ClientHttp2Session, authority: string, req: GrpcCallRequest): Promise<GrpcCallResponse> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (status: number, statusMessage: string, message = NO_BYTES): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({ status, statusMessage, message });
-    };
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': 'POST', ':path': `/${req.service}/${req.method}`, ':authority': authority, 'content-type': 'application/grpc', te: 'trailers',
-    };
-    if (req.timeoutMs) headers['grpc-timeout'] = `${req.timeoutMs}m`;
-    for (const [k, v] of req.metadata) if (k.charCodeAt(0) !== 58) headers[k] = v;
-    const stream = session.request(headers);
-    const timer = req.timeoutMs ? setTimeout(() => { stream.close(http2.constants.NGHTTP2_CANCEL); done(GrpcStatus.DEADLINE_EXCEEDED, 'deadline exceeded'); }, req.timeoutMs) : undefined;
-    let status = 0;
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    stream.on('response', (h) => { head = h; status = Number(h[':status']); });
-    stream.on('trailers', (t) => { trailers = t; });
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', (err) => done(GrpcStatus.UNAVAILABLE, err.message));
-    stream.on('close', () => done(GrpcStatus.UNAVAILABLE, 'the stream closed before the answer ended'));
-    stream.on('end', () => {
-      const t = trailers ?? head;
-      if (t['grpc-status'] === undefined) return done(status === 200 ? GrpcStatus.INTERNAL : grpcStatusOfHttp(status), `no grpc-status in the answer (HTTP ${status})`);
-      const code = Number(t['grpc-status']);
-      if (code !== 0) return done(code, decodeURIComponent(String(t['grpc-message'] ?? '')));
-      const body = Buffer.concat(chunks);
-      if (body.length < 5 || body.length < 5 + body.readUInt32BE(1)) return done(GrpcStatus.INTERNAL, 'the answer has no complete message');
-      if (body[0] !== 0) return done(GrpcStatus.INTERNAL, 'compressed messages are not supported');
-      done(0, '', new Uint8Array(body.subarray(5, 5 + body.readUInt32BE(1))));
+  /** A gRPC stream to one endpoint of the cluster, over its HTTP/2 session. */
+  private grpcStream(req: GrpcStreamRequest, events: GrpcStreamEvents): GrpcStreamHandle {
+    const cluster = this.lookup(req.cluster);
+    const ep = cluster?.pick();
+    if (!cluster || !ep) throw new Error(`no cluster ${req.cluster}`);
+    return grpcStream(ep.h2(), cluster.model.fqdn, req, {
+      ...events,
+      close(status, message) {
+        if (status === GrpcStatus.UNAVAILABLE) cluster.errors++;
+        events.close(status, message);
+      },
     });
-    stream.resume();
-    const frame = Buffer.alloc(5 + req.message.length);
-    frame.writeUInt32BE(req.message.length, 1);
-    frame.set(req.message, 5);
-    stream.end(frame);
-  });
+  }
 }
 
 /** Finds a cluster by the names plugins use: `outbound|port||fqdn`, `fqdn`, `fqdn:port`, `<name>.static`, `<name>.dns`. */

@@ -6,13 +6,13 @@
  */
 import { WasmResult, BufferType, MapType, LogLevel, GrpcStatus } from '../../spec/index.js';
 import type { Vm } from './vm.js';
-import type { GrpcCallRequest, HeaderList, HttpCallRequest, LocalResponse } from './types.js';
+import type { GrpcStreamRequest, HeaderList, HttpCallRequest, LocalResponse } from './types.js';
 import { encodedSize, encodeInto, decodeFrom, lowerAscii as lower } from './header-codec.js';
 import { readProperty, propertyName } from './properties.js';
 import { wasiFunctions } from './wasi.js';
 import { ABI } from '../../spec/index.js';
 
-const { OK, NOT_FOUND, BAD_ARGUMENT, INVALID_MEMORY_ACCESS, EMPTY, CAS_MISMATCH, INTERNAL_FAILURE, UNIMPLEMENTED, PARSE_FAILURE } = WasmResult;
+const { OK, NOT_FOUND, BAD_ARGUMENT, INVALID_MEMORY_ACCESS, EMPTY, CAS_MISMATCH, INTERNAL_FAILURE, PARSE_FAILURE } = WasmResult;
 
 type HostFn = (...args: never[]) => number | void;
 
@@ -37,9 +37,12 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
     if (t === MapType.HTTP_CALL_RESPONSE_HEADERS) return vm.callResponse?.headers;
     if (t === MapType.HTTP_CALL_RESPONSE_TRAILERS) return vm.callResponse?.trailers;
     if (t < 0 || t > 7) return null;
+    if (t > 3) {
+      const md = vm.grpcMetadata;
+      return md?.type === t ? md.list : undefined;
+    }
     const port = vm.current.stream;
-    if (!port || t > 3) return undefined;
-    return port.map(t);
+    return port ? port.map(t) : undefined;
   };
   /** Writable map: undefined → BAD_ARGUMENT. */
   const writeMap = (t: number): HeaderList | undefined => {
@@ -60,6 +63,20 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       case BufferType.CALL_DATA: return vm.callData;
     }
     return undefined;
+  };
+  /** The cluster, method and metadata of a gRPC call or stream, or the error to return. */
+  const grpcTarget = (upPtr: number, upSize: number, svcPtr: number, svcSize: number, mPtr: number, mSize: number,
+    mdPtr: number, mdSize: number): GrpcStreamRequest | number => {
+    upPtr >>>= 0; upSize >>>= 0; svcPtr >>>= 0; svcSize >>>= 0; mPtr >>>= 0; mSize >>>= 0; mdPtr >>>= 0; mdSize >>>= 0;
+    const mem = vm.mem;
+    if (!mem.ok(upPtr, upSize) || !mem.ok(svcPtr, svcSize) || !mem.ok(mPtr, mSize) || !mem.ok(mdPtr, mdSize)) return INVALID_MEMORY_ACCESS;
+    // `upstream` is a cluster name (Envoy also takes a serialized GrpcService there).
+    const cluster = mem.utf8(upPtr, upSize);
+    const metadata = mdSize ? decodeFrom(mem, mdPtr, mdSize) : [];
+    if (!metadata) return PARSE_FAILURE;
+    for (let i = 0; i < metadata.length; i++) metadata[i]![0] = lower(metadata[i]![0]);
+    if (env.knownCluster && !env.knownCluster(cluster)) return BAD_ARGUMENT;
+    return { cluster, service: mem.utf8(svcPtr, svcSize), method: mem.utf8(mPtr, mSize), metadata };
   };
   const strArg = (ptr: number, len: number): string | undefined => (vm.mem.ok(ptr, len) ? vm.mem.utf8(ptr, len) : undefined);
   const sharedKey = (key: string): string => (vm.config.facts.vmId ? `${vm.config.facts.vmId}\u0000${key}` : key);
@@ -311,33 +328,75 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
     },
     proxy_grpc_call(upPtr: number, upSize: number, svcPtr: number, svcSize: number, mPtr: number, mSize: number,
       mdPtr: number, mdSize: number, msgPtr: number, msgSize: number, timeoutMs: number, retIdPtr: number): number {
-      upPtr >>>= 0; upSize >>>= 0; svcPtr >>>= 0; svcSize >>>= 0; mPtr >>>= 0; mSize >>>= 0;
-      mdPtr >>>= 0; mdSize >>>= 0; msgPtr >>>= 0; msgSize >>>= 0; retIdPtr >>>= 0;
-      const mem = vm.mem;
-      if (!mem.ok(upPtr, upSize) || !mem.ok(svcPtr, svcSize) || !mem.ok(mPtr, mSize) || !mem.ok(mdPtr, mdSize) || !mem.ok(msgPtr, msgSize) || !mem.ok(retIdPtr, 4)) {
-        return INVALID_MEMORY_ACCESS;
-      }
-      // `upstream` is a cluster name (Envoy also takes a serialized GrpcService there).
-      const cluster = mem.utf8(upPtr, upSize);
-      const metadata = mdSize ? decodeFrom(mem, mdPtr, mdSize) : [];
-      if (!metadata) return PARSE_FAILURE;
-      for (let i = 0; i < metadata.length; i++) metadata[i]![0] = lower(metadata[i]![0]);
-      if (!env.grpcCall || (env.knownCluster && !env.knownCluster(cluster))) return BAD_ARGUMENT;
-      const req: GrpcCallRequest = { cluster, service: mem.utf8(svcPtr, svcSize), method: mem.utf8(mPtr, mSize), metadata, message: mem.bytes(msgPtr, msgSize), timeoutMs: timeoutMs >>> 0 };
+      msgPtr >>>= 0; msgSize >>>= 0; retIdPtr >>>= 0;
+      if (!vm.mem.ok(msgPtr, msgSize) || !vm.mem.ok(retIdPtr, 4)) return INVALID_MEMORY_ACCESS;
+      const target = grpcTarget(upPtr, upSize, svcPtr, svcSize, mPtr, mSize, mdPtr, mdSize);
+      if (typeof target === 'number') return target;
+      if (!env.grpcCall) return BAD_ARGUMENT;
+      const req = { ...target, message: vm.mem.bytes(msgPtr, msgSize), timeoutMs: timeoutMs >>> 0 };
       const id = vm.nextCallId++;
-      mem.setU32(retIdPtr, id);
+      vm.mem.setU32(retIdPtr, id);
       vm.grpcCalls.add(id);
       const grpcCall = env.grpcCall;
       startCall(() => grpcCall(req), (resp) => vm.deliverGrpcCallResponse(id, resp),
         (err) => vm.deliverGrpcCallResponse(id, { status: GrpcStatus.UNAVAILABLE, statusMessage: (err as Error)?.message ?? String(err), message: new Uint8Array(0) }));
       return OK;
     },
-    // Streaming gRPC calls are not implemented.
-    proxy_grpc_stream(): number { return UNIMPLEMENTED; },
-    proxy_grpc_send(): number { return UNIMPLEMENTED; },
-    // A unary call cancelled or closed by the plugin: no callback follows.
-    proxy_grpc_cancel(id: number): number { return vm.grpcCalls.delete(id >>> 0) ? OK : NOT_FOUND; },
-    proxy_grpc_close(id: number): number { return vm.grpcCalls.delete(id >>> 0) ? OK : NOT_FOUND; },
+    proxy_grpc_stream(upPtr: number, upSize: number, svcPtr: number, svcSize: number, mPtr: number, mSize: number,
+      mdPtr: number, mdSize: number, retIdPtr: number): number {
+      retIdPtr >>>= 0;
+      if (!vm.mem.ok(retIdPtr, 4)) return INVALID_MEMORY_ACCESS;
+      const target = grpcTarget(upPtr, upSize, svcPtr, svcSize, mPtr, mSize, mdPtr, mdSize);
+      if (typeof target === 'number') return target;
+      if (!env.grpcStream) return BAD_ARGUMENT;
+      const id = vm.nextCallId++;
+      vm.mem.setU32(retIdPtr, id);
+      const events = vm.grpcStreamEvents(id);
+      try {
+        vm.grpcStreams.set(id, { handle: env.grpcStream(target, events), localClosed: false, remoteClosed: false });
+      } catch (err) {
+        // As a call that fails at once: the plugin hears it after this callback returns.
+        const closed = { send() {}, close() {}, cancel() {} };
+        vm.grpcStreams.set(id, { handle: closed, localClosed: false, remoteClosed: false });
+        queueMicrotask(() => events.close(GrpcStatus.UNAVAILABLE, (err as Error)?.message ?? String(err)));
+      }
+      return OK;
+    },
+    proxy_grpc_send(id: number, msgPtr: number, msgSize: number, endStream: number): number {
+      id >>>= 0; msgPtr >>>= 0; msgSize >>>= 0;
+      if (vm.grpcCalls.has(id)) return BAD_ARGUMENT;
+      const s = vm.grpcStreams.get(id);
+      if (!s) return NOT_FOUND;
+      if (!vm.mem.ok(msgPtr, msgSize)) return INVALID_MEMORY_ACCESS;
+      // After either side closed there is nothing to send on (as in Envoy, not an error).
+      if (s.localClosed || s.remoteClosed) return OK;
+      s.handle.send(vm.mem.bytes(msgPtr, msgSize), endStream !== 0);
+      if (endStream !== 0) s.localClosed = true;
+      return OK;
+    },
+    // A unary call cancelled or closed by the plugin: no callback follows. A stream cancelled
+    // is reset (no callback follows); a stream closed is half-closed (answers still arrive).
+    proxy_grpc_cancel(id: number): number {
+      id >>>= 0;
+      if (vm.grpcCalls.delete(id)) return OK;
+      const s = vm.grpcStreams.get(id);
+      if (!s) return NOT_FOUND;
+      vm.grpcStreams.delete(id);
+      s.handle.cancel();
+      return OK;
+    },
+    proxy_grpc_close(id: number): number {
+      id >>>= 0;
+      if (vm.grpcCalls.delete(id)) return OK;
+      const s = vm.grpcStreams.get(id);
+      if (!s) return NOT_FOUND;
+      if (s.remoteClosed) vm.grpcStreams.delete(id);
+      else if (!s.localClosed) {
+        s.localClosed = true;
+        s.handle.close();
+      }
+      return OK;
+    },
 
     // --- shared data and queues ------------------------------------------------------------
     proxy_set_shared_data(kPtr: number, kSize: number, vPtr: number, vSize: number, cas: number): number {

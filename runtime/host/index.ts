@@ -14,6 +14,6 @@ export {
   HostError, PluginLoadError, PluginConfigureError, VmFailureError, type HostErrorCode,
 } from './errors.js';
 export type {
-  HeaderList, FailStrategy, StreamInfo, LocalResponse, PhaseResult, HttpCallRequest, HttpCallResponse, GrpcCallRequest, GrpcCallResponse,
+  HeaderList, FailStrategy, StreamInfo, LocalResponse, PhaseResult, HttpCallRequest, HttpCallResponse, GrpcCallRequest, GrpcCallResponse, GrpcStreamRequest, GrpcStreamEvents, GrpcStreamHandle,
   HostEnvironment, SharedState, SharedQueueOwner, MetricSample, MetricStore, PluginOptions,
 } from './types.js';

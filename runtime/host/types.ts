@@ -75,16 +75,37 @@ export interface HttpCallResponse {
   trailers: HeaderList;
 }
 
-/** A unary gRPC call a plugin made with `proxy_grpc_call`: `/<service>/<method>` on `cluster`. */
-export interface GrpcCallRequest {
+/** A gRPC stream a plugin opened with `proxy_grpc_stream`: `/<service>/<method>` on `cluster`. */
+export interface GrpcStreamRequest {
   cluster: string;
   service: string;
   method: string;
   /** Initial metadata (request headers), names lower-case. */
   metadata: HeaderList;
+}
+/** A unary gRPC call a plugin made with `proxy_grpc_call`. */
+export interface GrpcCallRequest extends GrpcStreamRequest {
   /** The serialized request message (without gRPC's length prefix). */
   message: Uint8Array;
   timeoutMs: number;
+}
+/** What a gRPC stream delivers to the host, in this order: initial metadata, messages, trailing metadata, close. */
+export interface GrpcStreamEvents {
+  initialMetadata(metadata: HeaderList): void;
+  /** One message (without gRPC's length prefix). */
+  message(message: Uint8Array): void;
+  trailingMetadata(metadata: HeaderList): void;
+  /** The stream ended: status 0 (OK) or a gRPC error status with its message. Last event. */
+  close(status: number, message: string): void;
+}
+/** The host's end of an open gRPC stream. */
+export interface GrpcStreamHandle {
+  /** Sends one message; `endStream` half-closes after it. */
+  send(message: Uint8Array, endStream: boolean): void;
+  /** Half-closes: the plugin sends no more; answers still arrive. */
+  close(): void;
+  /** Resets the stream; no event follows. */
+  cancel(): void;
 }
 /** How a gRPC call ended: status 0 (OK) with the response message, or a gRPC error status. */
 export interface GrpcCallResponse {
@@ -107,6 +128,9 @@ export interface HostEnvironment {
   /** Performs a unary `proxy_grpc_call`; a rejection counts as status UNAVAILABLE (14). Default:
    * every call fails with BAD_ARGUMENT at call time. */
   grpcCall?(req: GrpcCallRequest): Promise<GrpcCallResponse>;
+  /** Opens a streaming gRPC call (`proxy_grpc_stream`); what arrives goes to `events`. A throw
+   * ends the stream with UNAVAILABLE. Default: every stream fails with BAD_ARGUMENT at call time. */
+  grpcStream?(req: GrpcStreamRequest, events: GrpcStreamEvents): GrpcStreamHandle;
   /** Foreign functions by name (`proxy_call_foreign_function`); unknown name → NOT_FOUND. */
   foreignFunctions?: Map<string, (args: Uint8Array) => Uint8Array>;
   /** Shared data and queues, shared by all VMs of one process (pass the same object, e.g. the

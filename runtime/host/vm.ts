@@ -3,11 +3,13 @@
  * callbacks into it and the state host calls act on. Any exception escaping a callback (trap,
  * abort, proc_exit, bad allocator) marks the VM failed; it is never called again.
  */
-import { ABI, LogLevel, StreamCallback } from '../../spec/index.js';
+import { ABI, LogLevel, MapType, StreamCallback } from '../../spec/index.js';
 import { toVmFailure, VmFailureError, PluginLoadError, ProcExitSignal } from './errors.js';
 import { MemoryView } from './memory-view.js';
 import type { PluginModule } from './plugin-module.js';
-import type { GrpcCallResponse, HostEnvironment, HttpCallResponse, SharedState, SharedQueueOwner } from './types.js';
+import type {
+  GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, HeaderList, HostEnvironment, HttpCallResponse, SharedState, SharedQueueOwner,
+} from './types.js';
 import type { StreamPort } from './stream-port.js';
 import type { MetricRegistry } from './metric-registry.js';
 import { buildImports } from './host-functions.js';
@@ -15,6 +17,13 @@ import { Wasm, type WasmInstance, type WasmMemory } from './wasm-api.js';
 import type { PluginFacts } from './properties.js';
 
 type Fn = (...args: number[]) => number;
+
+/** A gRPC stream the plugin opened: which sides have closed. */
+export interface GrpcStreamState {
+  handle: GrpcStreamHandle;
+  localClosed: boolean;
+  remoteClosed: boolean;
+}
 
 /** Something that holds a stream context in a VM and must hear when that VM fails. */
 export interface VmUser {
@@ -125,7 +134,8 @@ export interface VmOwner {
 export interface Exports {
   contextCreate?: Fn; vmStart?: Fn; configure?: Fn; validateConfiguration?: Fn; tick?: Fn; queueReady?: Fn;
   foreignFunction?: Fn; requestHeaders?: Fn; requestBody?: Fn; requestTrailers?: Fn; responseHeaders?: Fn;
-  responseBody?: Fn; responseTrailers?: Fn; httpCallResponse?: Fn; grpcReceive?: Fn; grpcClose?: Fn; done?: Fn; log?: Fn; delete?: Fn;
+  responseBody?: Fn; responseTrailers?: Fn; httpCallResponse?: Fn; grpcInitialMetadata?: Fn; grpcReceive?: Fn; grpcTrailingMetadata?: Fn;
+  grpcClose?: Fn; done?: Fn; log?: Fn; delete?: Fn;
 }
 
 const EXPORT_NAMES: Record<keyof Exports, string> = {
@@ -134,7 +144,8 @@ const EXPORT_NAMES: Record<keyof Exports, string> = {
   foreignFunction: 'proxy_on_foreign_function', requestHeaders: 'proxy_on_request_headers', requestBody: 'proxy_on_request_body',
   requestTrailers: 'proxy_on_request_trailers', responseHeaders: 'proxy_on_response_headers', responseBody: 'proxy_on_response_body',
   responseTrailers: 'proxy_on_response_trailers', httpCallResponse: 'proxy_on_http_call_response',
-  grpcReceive: 'proxy_on_grpc_receive', grpcClose: 'proxy_on_grpc_close', done: 'proxy_on_done',
+  grpcInitialMetadata: 'proxy_on_grpc_receive_initial_metadata', grpcReceive: 'proxy_on_grpc_receive',
+  grpcTrailingMetadata: 'proxy_on_grpc_receive_trailing_metadata', grpcClose: 'proxy_on_grpc_close', done: 'proxy_on_done',
   log: 'proxy_on_log', delete: 'proxy_on_delete',
 };
 
@@ -184,10 +195,14 @@ export class Vm implements SharedQueueOwner {
   callResponse: HttpCallResponse | undefined;
   /** Foreign-function argument bytes (buffer 8), only during proxy_on_foreign_function. */
   callData: Uint8Array | undefined;
-  /** A gRPC call's response message (buffer 5), only during proxy_on_grpc_receive. */
+  /** A gRPC message (buffer 5), only during proxy_on_grpc_receive. */
   grpcMessage: Uint8Array | undefined;
-  /** gRPC calls in flight that the plugin has not cancelled or closed. */
+  /** A gRPC stream's initial or trailing metadata (maps 4 and 5), only during their callbacks. */
+  grpcMetadata: { type: number; list: HeaderList } | undefined;
+  /** Unary gRPC calls in flight that the plugin has not cancelled or closed. */
   readonly grpcCalls = new Set<number>();
+  /** Open gRPC streams by call id, until both sides closed (or the plugin cancelled). */
+  readonly grpcStreams = new Map<number, GrpcStreamState>();
   /** Last status for proxy_get_status. */
   status = { code: 0, message: '' };
   /** Properties set on the root context. */
@@ -292,11 +307,11 @@ export class Vm implements SharedQueueOwner {
     } else if (typeof ex._start === 'function') run('_start');
   }
 
-  /** Marks the VM failed (first failure wins), cancels its ticker and tells the owner. */
+  /** Marks the VM failed (first failure wins), stops its ticker and streams and tells the owner. */
   fail(err: VmFailureError): void {
     if (this.failure) return;
     this.failure = err;
-    this.cancelTicker();
+    this.stopBackgroundWork();
     this.owner.log(LogLevel.ERROR, err.message);
     this.owner.vmFailed(this, err);
   }
@@ -320,10 +335,17 @@ export class Vm implements SharedQueueOwner {
     }
   }
 
-  /** Stops ticks (failure, shutdown). */
+  /** Stops ticks. */
   cancelTicker(): void {
     this.ticker?.cancel();
     this.ticker = undefined;
+  }
+
+  /** Stops what runs without a stream (failure, shutdown): ticks and open gRPC streams. */
+  private stopBackgroundWork(): void {
+    this.cancelTicker();
+    for (const s of this.grpcStreams.values()) s.handle.cancel();
+    this.grpcStreams.clear();
   }
 
   // --- async deliveries to the root context -------------------------------------------------
@@ -361,6 +383,46 @@ export class Vm implements SharedQueueOwner {
     this.call('proxy_on_grpc_close', this.exports.grpcClose, this.root, callId, resp.status);
   }
 
+  /**
+   * The events of gRPC stream `callId`, delivered to the root context as Envoy does: initial
+   * metadata (map 4), each message (buffer 5), trailing metadata (map 5), then
+   * `proxy_on_grpc_close` with the status (message from `proxy_get_status`). Nothing reaches the
+   * plugin once it cancelled the stream or the VM failed.
+   */
+  grpcStreamEvents(callId: number): GrpcStreamEvents {
+    const live = (): GrpcStreamState | undefined => (this.failure ? undefined : this.grpcStreams.get(callId));
+    const metadata = (type: number, name: string, fn: Fn | undefined, list: HeaderList): void => {
+      if (!live()) return;
+      this.grpcMetadata = { type, list };
+      try {
+        this.call(name, fn, this.root, callId, list.length);
+      } finally {
+        this.grpcMetadata = undefined;
+      }
+    };
+    return {
+      initialMetadata: (list) => metadata(MapType.GRPC_RECEIVE_INITIAL_METADATA, 'proxy_on_grpc_receive_initial_metadata', this.exports.grpcInitialMetadata, list),
+      message: (message) => {
+        if (!live()) return;
+        this.grpcMessage = message;
+        try {
+          this.call('proxy_on_grpc_receive', this.exports.grpcReceive, this.root, callId, message.length);
+        } finally {
+          this.grpcMessage = undefined;
+        }
+      },
+      trailingMetadata: (list) => metadata(MapType.GRPC_RECEIVE_TRAILING_METADATA, 'proxy_on_grpc_receive_trailing_metadata', this.exports.grpcTrailingMetadata, list),
+      close: (status, message) => {
+        const s = live();
+        if (!s) return;
+        s.remoteClosed = true;
+        if (s.localClosed) this.grpcStreams.delete(callId);
+        this.status = { code: status, message };
+        this.call('proxy_on_grpc_close', this.exports.grpcClose, this.root, callId, status);
+      },
+    };
+  }
+
   /** SharedQueueOwner: an item arrived on a queue this VM registered. */
   queueReady(queueId: number): void {
     this.call('proxy_on_queue_ready', this.exports.queueReady, this.root, queueId);
@@ -373,7 +435,7 @@ export class Vm implements SharedQueueOwner {
    */
   async shutdown(graceMs = 10_000): Promise<void> {
     if (this.failure || this.deleted) {
-      this.cancelTicker();
+      this.stopBackgroundWork();
       return;
     }
     const r = this.call('proxy_on_done', this.exports.done, this.root);
@@ -389,7 +451,7 @@ export class Vm implements SharedQueueOwner {
       });
       this.onProxyDone = undefined;
     }
-    this.cancelTicker();
+    this.stopBackgroundWork();
     this.deleted = true;
     this.call('proxy_on_delete', this.exports.delete, this.root);
   }

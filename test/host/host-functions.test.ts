@@ -193,11 +193,11 @@ test('proxy_grpc_call: the call reaches the host; OK reaches proxy_on_grpc_recei
   s.finish();
 });
 
-test('proxy_grpc_call errors and cancel; streaming gRPC is not implemented', async () => {
+test('proxy_grpc_call errors and cancel', async () => {
   const emu = await Emulator.load(PROBE, { knownClusters: ['outbound|80||grpc.example'] });
-  // Unknown cluster; a call cancelled at once gets no callback.
+  // Unknown cluster (call and stream); no call or stream 1; a call cancelled at once gets no callback.
   let { out, stream } = await probe(emu, 'grpc');
-  assert.equal(out.get('grpc')!.value, [S.BAD_ARGUMENT, S.UNIMPLEMENTED, S.UNIMPLEMENTED, S.NOT_FOUND, S.NOT_FOUND].join(','));
+  assert.equal(out.get('grpc')!.value, [S.BAD_ARGUMENT, S.BAD_ARGUMENT, S.NOT_FOUND, S.NOT_FOUND, S.NOT_FOUND].join(','));
   stream.finish();
   ({ out, stream } = await probe(emu, 'grpc-cancel'));
   assert.equal(out.get('grpc-cancel')!.status, S.OK);
@@ -205,6 +205,68 @@ test('proxy_grpc_call errors and cancel; streaming gRPC is not implemented', asy
   await emu.grpcCalls[0]!.respond({ message: 'too late' });
   assert.ok(!emu.logs.some((l) => l.message.startsWith('grpc_receive')), 'no callback after cancel');
   stream.finish();
+});
+
+const text = (b: Uint8Array): string => Buffer.from(b).toString();
+
+test('proxy_grpc_stream: messages both ways, initial and trailing metadata (maps 4 and 5), then proxy_on_grpc_close', async () => {
+  const emu = await Emulator.load(PROBE, { knownClusters: ['outbound|80||grpc.example'] });
+  const s = emu.stream();
+  const p = s.requestHeaders(getRequest([['x-op', 'grpc-stream'], ['x-action', '1']]), { endOfStream: true });
+  await emu.settle();
+  assert.equal(s.paused, true);
+  const g = emu.grpcStreams[0]!;
+  assert.deepEqual(g.request, { cluster: 'outbound|80||grpc.example', service: 'demo.Echo', method: 'Chat', metadata: [['x-from', 'probe']] });
+  assert.deepEqual(g.sent.map(text), ['one']);
+  assert.equal(g.localClosed, false);
+  await g.initialMetadata([['x-md', 'yes']]);
+  // The plugin answers the first message from its callback, with end_stream.
+  await g.message('echo:one');
+  assert.deepEqual(g.sent.map(text), ['one', 'two']);
+  assert.equal(g.localClosed, true);
+  await g.message('echo:two');
+  await g.trailingMetadata([['x-tr', 'done']]);
+  await g.close(0);
+  const r = await p;
+  assert.equal(r.kind, 'local');
+  if (r.kind === 'local') assert.equal(text(r.response.body), 'md:yes;msg:echo:one;msg:echo:two;tr:done;close:0:');
+  s.finish();
+});
+
+test('proxy_grpc_stream: an error status reaches proxy_on_grpc_close with its message; a cancelled stream hears nothing more', async () => {
+  const emu = await Emulator.load(PROBE, { knownClusters: ['outbound|80||grpc.example'] });
+  const s = emu.stream();
+  const p = s.requestHeaders(getRequest([['x-op', 'grpc-stream-close'], ['x-action', '1']]), { endOfStream: true });
+  await emu.settle();
+  const g = emu.grpcStreams[0]!;
+  assert.equal(g.localClosed, true, 'proxy_grpc_close half-closes');
+  await g.initialMetadata();
+  await g.close(7, 'denied');
+  const r = await p;
+  if (r.kind === 'local') assert.equal(text(r.response.body), 'md:none;close:7:denied');
+  else assert.fail(`expected a local response, got ${r.kind}`);
+  s.finish();
+
+  const { out, stream } = await probe(emu, 'grpc-stream-cancel');
+  assert.deepEqual([out.get('grpc-stream-cancel')!.status, out.get('send')!.status, out.get('cancel')!.status, out.get('send-after-cancel')!.status],
+    [S.OK, S.OK, S.OK, S.NOT_FOUND]);
+  const c = emu.grpcStreams[1]!;
+  assert.equal(c.cancelled, true);
+  await c.message('too late');
+  await c.close(0);
+  assert.ok(!emu.logs.some((l) => /^grpc_(receive|close)/.test(l.message)), 'no callback after cancel');
+  stream.finish();
+});
+
+test('a VM that fails resets its open gRPC streams', async () => {
+  const emu = await Emulator.load(PROBE, { knownClusters: ['outbound|80||grpc.example'] });
+  const s = emu.stream();
+  void s.requestHeaders(getRequest([['x-op', 'grpc-stream'], ['x-action', '1']]), { endOfStream: true });
+  await emu.settle();
+  const g = emu.grpcStreams[0]!;
+  assert.equal(g.cancelled, false);
+  await probe(emu, 'trap');
+  assert.equal(g.cancelled, true);
 });
 
 test('shared data: get/set with CAS, NOT_FOUND and CAS_MISMATCH', async () => {

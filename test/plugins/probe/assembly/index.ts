@@ -25,6 +25,10 @@ let config = "";
 const ctxOps = new Map<u32, string>();
 const ctxBodyOps = new Map<u32, string>();
 let pendingCallCtx: u32 = 0;
+// The open gRPC stream (grpc-stream ops), the context it answers, and what it has received.
+let streamId: u32 = 0;
+let streamCtx: u32 = 0;
+let streamLog = "";
 let queueId: u32 = 0;
 
 function res(op: string, st: i32, value: string): void {
@@ -191,6 +195,28 @@ function runOp(ctx: u32, op: string, arg: string): void {
     res(op, st, id.toString());
     if (op == "grpc-cancel") res("cancel", proxy_grpc_cancel(id), "");
     else if (st == 0) pendingCallCtx = ctx;
+  } else if (op == "grpc-stream" || op == "grpc-stream-close" || op == "grpc-stream-cancel") {
+    // A stream to demo.Echo/<x-arg or Chat>: sends "one"; grpc-stream sends "two" (end_stream)
+    // when "echo:one" comes back, grpc-stream-close half-closes at once, grpc-stream-cancel
+    // cancels at once. What arrives becomes the local response when the stream closes.
+    const cluster = enc(cfg("grpc-cluster") != "" ? cfg("grpc-cluster") : "outbound|80||grpc.example");
+    const svc = enc("demo.Echo");
+    const method = enc(arg == "" ? "Chat" : arg);
+    const md = encodePairs([["x-from", "probe"]]);
+    const st = proxy_grpc_stream(ptr(cluster), len(cluster), ptr(svc), len(svc), ptr(method), len(method), ptr(md), len(md), RET_X);
+    const id = load<u32>(RET_X);
+    res(op, st, id.toString());
+    if (st == 0) {
+      const one = enc("one");
+      res("send", proxy_grpc_send(id, ptr(one), len(one), 0), "");
+      if (op == "grpc-stream-cancel") {
+        res("cancel", proxy_grpc_cancel(id), "");
+        res("send-after-cancel", proxy_grpc_send(id, ptr(one), len(one), 0), "");
+      } else {
+        if (op == "grpc-stream-close") res("close", proxy_grpc_close(id), "");
+        streamId = id; streamCtx = ctx; streamLog = "";
+      }
+    }
   } else if (op == "grpc") {
     const s = enc("svc");
     let out = "";
@@ -397,8 +423,28 @@ export function proxy_on_http_call_response(root: u32, callId: u32, nh: u32, bod
   res("continue", proxy_continue_stream(0), st.toString());
 }
 
+export function proxy_on_grpc_receive_initial_metadata(root: u32, callId: u32, n: u32): void {
+  const md = getHeader(4, "x-md");
+  info("grpc_initial_metadata: id=" + callId.toString() + " n=" + n.toString());
+  if (callId == streamId) streamLog += "md:" + (md == null ? "none" : md!) + ";";
+}
+
+export function proxy_on_grpc_receive_trailing_metadata(root: u32, callId: u32, n: u32): void {
+  const tr = getHeader(5, "x-tr");
+  info("grpc_trailing_metadata: id=" + callId.toString() + " n=" + n.toString());
+  if (callId == streamId) streamLog += "tr:" + (tr == null ? "none" : tr!) + ";";
+}
+
 export function proxy_on_grpc_receive(root: u32, callId: u32, size: u32): void {
   const body = getBuffer(5);
+  if (callId == streamId) {
+    streamLog += "msg:" + body + ";";
+    if (body == "echo:one") {
+      const two = enc("two");
+      res("send", proxy_grpc_send(callId, ptr(two), len(two), 1), "");
+    }
+    return;
+  }
   info("grpc_receive: root=" + root.toString() + " id=" + callId.toString() + " size=" + size.toString() + " body=" + body);
   if (pendingCallCtx == 0) return;
   proxy_set_effective_context(pendingCallCtx);
@@ -412,6 +458,13 @@ export function proxy_on_grpc_close(root: u32, callId: u32, status: u32): void {
   proxy_get_status(RET_X, RET_PTR, RET_SIZE);
   const message = takeString();
   info("grpc_close: root=" + root.toString() + " id=" + callId.toString() + " status=" + status.toString() + " message=" + message);
+  if (callId == streamId) {
+    proxy_set_effective_context(streamCtx);
+    streamId = 0;
+    const d = enc("grpc_stream"); const b = enc(streamLog + "close:" + status.toString() + ":" + message);
+    proxy_send_local_response(200, ptr(d), len(d), ptr(b), len(b), 0, 0, -1);
+    return;
+  }
   if (pendingCallCtx == 0) return;
   proxy_set_effective_context(pendingCallCtx);
   pendingCallCtx = 0;
