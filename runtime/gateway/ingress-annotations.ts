@@ -124,23 +124,24 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT',
 
 /**
  * Higress's match annotations: `higress.io/match-method` (space-separated methods) and
- * `higress.io/{exact,prefix,regex}-match-{header,query}-<name>`: the Ingress's routes match only
- * requests with those methods, headers and query parameters.
+ * `higress.io/{exact,prefix,regex}-match-{header,pseudo-header,query}-<name>`: the Ingress's
+ * routes match only requests with those methods, headers (`pseudo-header-authority` is
+ * `:authority`) and query parameters.
  */
 export function ingressMatches(ann: Annotations, where: ConfigLocation): Pick<ModelRoute, 'methods' | 'headers' | 'query'> {
   const methods = [...new Set((ann.higress('match-method') ?? '').split(' ').map((m) => m.toUpperCase()).filter((m) => HTTP_METHODS.has(m)))];
-  const matches = (kind: 'header' | 'query') => (['exact', 'prefix', 'regex'] as const).flatMap((type) =>
+  const matches = (kind: 'header' | 'pseudo-header' | 'query') => (['exact', 'prefix', 'regex'] as const).flatMap((type) =>
     ann.higressPrefixed(`${type}-match-${kind}-`).map(([name, value]) => {
       if (type === 'regex') {
         try { new RegExp(value); } catch (err) { throw new ConfigError(CONFIG_CODES.schema, `bad regex: ${(err as Error).message}`, { ...where, field: `metadata.annotations["${HIGRESS}regex-match-${kind}-${name}"]` }); }
       }
       return {
-        name: kind === 'header' ? name.toLowerCase() : name,
+        name: kind === 'query' ? name : `${kind === 'pseudo-header' ? ':' : ''}${name.toLowerCase()}`,
         type: type === 'exact' ? 'Exact' as const : type === 'prefix' ? 'Prefix' as const : 'RegularExpression' as const,
         value,
       };
     }));
-  return { methods: methods.length ? methods : undefined, headers: matches('header'), query: matches('query') };
+  return { methods: methods.length ? methods : undefined, headers: [...matches('header'), ...matches('pseudo-header')], query: matches('query') };
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
 import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
-import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
+import { chooseCluster, hostOf, requestHeader, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage, balanceKey, routeAnswer } from './router-stage.js';
 import type { ModelRetry } from './config-model.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
@@ -186,10 +186,7 @@ class Exchange {
     res.on('close', onResponseClose);
   }
 
-  private header = (name: string): string | undefined => {
-    const v = this.req.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
+  private header = (name: string): string | undefined => requestHeader(this.req, name, this.authority, this.conn.tls);
 
   /** Routes the request and runs the request-headers phase; the rest follows synchronously unless a plugin pauses. */
   run(): void {

@@ -27,6 +27,26 @@ export interface CompiledRoute {
 /** Header access the router needs: lower-case name → value (first value when repeated). */
 export type HeaderGetter = (name: string) => string | undefined;
 
+/**
+ * Header `name` of a request as Envoy's route matching sees it: the pseudo-headers
+ * `:authority`, `:path` (with the query), `:method` and `:scheme` over every HTTP version, else
+ * the first value of the header.
+ */
+export function requestHeader(req: { headers: Record<string, string | string[] | undefined>; method?: string; url?: string },
+  name: string, authority: string, tls: boolean): string | undefined {
+  if (name.charCodeAt(0) === 58) {
+    switch (name) {
+      case ':authority': return authority;
+      case ':path': return req.url;
+      case ':method': return req.method;
+      case ':scheme': return tls ? 'https' : 'http';
+    }
+    return undefined;
+  }
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
 /** Strips the port from an `:authority` (IPv6-aware) and lower-cases it. */
 export function hostOf(authority: string | undefined): string {
   if (!authority) return '';

@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import { addForwardedHeaders, findHeader, isHopByHop, requestHeaderList } from './proxy-headers.js';
 import type { ConnInfo, ProxyContext } from './proxy.js';
-import { chooseCluster, hostOf, type CompiledRoute } from './router.js';
+import { chooseCluster, hostOf, requestHeader, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage, balanceKey, routeAnswer } from './router-stage.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import { newRequestId } from './request-id.js';
@@ -170,10 +170,7 @@ class UpgradeExchange {
     if (socket.closed) queueMicrotask(() => this.finish());
   }
 
-  private header = (name: string): string | undefined => {
-    const v = this.req.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  };
+  private header = (name: string): string | undefined => requestHeader(this.req, name, this.authority, this.conn.tls);
 
   async run(head: Buffer): Promise<void> {
     const req = this.req;

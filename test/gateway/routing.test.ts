@@ -61,6 +61,7 @@ before(async () => {
     }),
     mcpIngress('matched', 'match.com', '/', 'Prefix', 'svc-b.static:80', {
       'higress.io/match-method': 'GET PUT', 'higress.io/exact-match-header-x-team': 'blue', 'higress.io/prefix-match-query-ver': 'v2',
+      'higress.io/regex-match-pseudo-header-path': '/x.*',
     }),
     mcpIngress('unmatched', 'match.com', '/', 'Prefix', 'svc-a.static:80'),
     mcpIngress('shadowed', 'shadowed.com', '/', 'Prefix', 'svc-a.static:80', { 'higress.io/mirror-target-fqdn': 'svc-m.static' }),
@@ -191,13 +192,14 @@ test('Ingress permanent-redirect and temporal-redirect send every path to that U
   assert.equal(r.headers.location, 'http://bar.com:8080/foo?q=1');
 });
 
-test('Ingress higress.io match annotations: method, exact header and prefix query matches select the route', async () => {
+test('Ingress higress.io match annotations: method, exact header, prefix query and pseudo-header matches select the route', async () => {
   const h = (team: string) => ({ host: 'match.com', 'x-team': team });
   assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { headers: h('blue') })).name, 'b');
   assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { method: 'PUT', headers: h('blue') })).name, 'b');
   assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { method: 'POST', headers: h('blue') })).name, 'a', 'POST is not in match-method');
   assert.equal((await echo(`${gw.url}/x?ver=v2.1`, { headers: h('red') })).name, 'a', 'x-team must be exactly blue');
   assert.equal((await echo(`${gw.url}/x?ver=v1`, { headers: h('blue') })).name, 'a', 'ver must start with v2');
+  assert.equal((await echo(`${gw.url}/y?ver=v2.1`, { headers: h('blue') })).name, 'a', ':path must match /x.*');
 });
 
 test('Ingress header control: higress.io request/response-header-control-add, -update, -remove', async () => {
