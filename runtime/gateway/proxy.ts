@@ -159,13 +159,15 @@ class Exchange {
   /** The route's CORS headers for this request's (allowed) origin, set on whatever answers it. */
   private corsHeaders?: Array<[string, string]>;
   /**
-   * The request body as it went upstream (HTTP/1.1), kept for a retry when the route has a retry
-   * policy, as Envoy keeps it: dropped past {@link RETRY_BODY_LIMIT}.
+   * The request body as it went upstream, kept for a retry when the route has a retry policy, as
+   * Envoy keeps it: dropped past {@link RETRY_BODY_LIMIT}.
    */
   private bodyCopy?: Uint8Array[];
   private bodyCopyBytes = 0;
   /** The whole request body went upstream once (later sends replay {@link bodyCopy}). */
   private bodySent = false;
+  /** The request trailers as they went to an HTTP/2 upstream (sent again on a retry). */
+  private sentTrailers?: Record<string, string>;
   /** An affinity cookie to set on the upstream's answer. */
   private setCookie?: string;
   /** The iterator reading the request body (for undici or the plugins), if there is one. */
@@ -274,7 +276,7 @@ class Exchange {
     const mirror = this.route?.model.mirror;
     if (mirror && (mirror.percent >= 100 || Math.random() * 100 < mirror.percent)) this.mirror(mirror.cluster, headers, ep.http2);
     this.upstream = { cluster, headers, bodyNeedsChain, endpoint: ep, attempt: 0 };
-    if (this.route?.model.retry && !this.endOfStream && !ep.http2) this.bodyCopy = [];
+    if (this.route?.model.retry && !this.endOfStream) this.bodyCopy = [];
     const timeoutMs = this.route?.model.timeoutMs;
     if (timeoutMs) {
       // Envoy's route timeout: from the end of the request to the end of the response, all tries.
@@ -590,24 +592,33 @@ class Exchange {
       const noBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
       if (!this.upstreamHead(status, responseHeaderList(status, h as Record<string, string>), noBody)) stream.pause();
     });
-    if (!this.endOfStream) this.pumpToH2(stream, up.bodyNeedsChain, mayHaveTrailers).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    if (this.endOfStream) return;
+    if (!this.bodySent) return void this.pumpToH2(stream, up.bodyNeedsChain, mayHaveTrailers).catch(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    // A retry: the kept body and trailers again.
+    stream.write(Buffer.concat(this.bodyCopy!));
+    if (mayHaveTrailers) stream.once('wantTrailers', () => stream.sendTrailers(this.sentTrailers ?? {}));
+    stream.end();
   }
 
   private async pumpToH2(stream: ClientHttp2Stream, bodyNeedsChain: boolean, waitsForTrailers: boolean): Promise<void> {
     if (!bodyNeedsChain) {
       const src = this.req as Readable;
+      if (this.bodyCopy) src.on('data', (chunk: Buffer) => this.onBodySent(chunk));
       src.pipe(stream, { end: false });
       await once(src, 'end');
     } else {
       for await (const chunk of this.filteredRequestBody()) {
+        if (this.bodyCopy) this.onBodySent(chunk);
         if (!stream.write(chunk)) await once(stream, 'drain');
       }
     }
     if (this.done || stream.destroyed) return;
-    if (!waitsForTrailers) return void stream.end();
-    const t = await this.requestTrailers();
-    if (this.done || stream.destroyed) return;
-    stream.once('wantTrailers', () => stream.sendTrailers(t ?? {}));
+    if (waitsForTrailers) {
+      const t = (this.sentTrailers = await this.requestTrailers());
+      if (this.done || stream.destroyed) return;
+      stream.once('wantTrailers', () => stream.sendTrailers(t ?? {}));
+    }
+    this.onRequestSent();
     stream.end();
   }
 

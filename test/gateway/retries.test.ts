@@ -46,8 +46,13 @@ before(async () => {
     const t = setInterval(() => { res.write(`piece ${n}\n`); if (++n === 6) { clearInterval(t); res.end(); } }, 500);
     res.on('close', () => clearInterval(t));
   });
-  h2Bad = http2.createServer((_req, res) => { h2Tries++; res.writeHead(503); res.end('h2 down'); });
-  h2Good = http2.createServer((_req, res) => { res.writeHead(200); res.end('h2 fine'); });
+  // Both read the whole request body first; the good one says how many bytes it got.
+  h2Bad = http2.createServer((req, res) => { h2Tries++; req.resume(); req.on('end', () => { res.writeHead(503); res.end('h2 down'); }); });
+  h2Good = http2.createServer((req, res) => {
+    let n = 0;
+    req.on('data', (c: Buffer) => { n += c.length; });
+    req.on('end', () => { res.writeHead(200); res.end(n ? `h2 fine, ${n} bytes` : 'h2 fine'); });
+  });
   // Never answers (the stream stays open).
   h2Silent = http2.createServer(() => undefined);
   await Promise.all([h2Bad, h2Good, h2Silent].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))));
@@ -172,13 +177,22 @@ test('Ingress higress.io/timeout: an upstream slower than the route timeout gets
   assert.ok(ms >= 900 && ms < 2900, `answered after ${ms} ms (timeout 1 s, upstream 3 s)`);
 });
 
-test('native retry over an HTTP/2 upstream: a 503 (gateway-error) is retried on the other endpoint', async () => {
+test('native retry over an HTTP/2 upstream: a 503 (gateway-error) is retried on the other endpoint, with the request body', async () => {
   for (let i = 0; i < 4; i++) {
     const r = await get(`/h2/${i}`, 'h2.example.com');
     assert.equal(r.status, 200, `request ${i}`);
     assert.equal(r.text, 'h2 fine');
   }
   assert.ok(h2Tries >= 1, 'round-robin sent some first tries to the 503 endpoint');
+  // A request body is kept and sent again to the other endpoint.
+  const tries = h2Tries;
+  const body = 'z'.repeat(100_000);
+  for (let i = 0; i < 4; i++) {
+    const r = await get(`/h2/post-${i}`, 'h2.example.com', { method: 'POST', body });
+    assert.equal(r.status, 200, `request ${i}`);
+    assert.equal(r.text, `h2 fine, ${body.length} bytes`);
+  }
+  assert.ok(h2Tries > tries, 'some POSTs were retried');
 });
 
 test('the route timeout covers the whole answer, as Envoy\'s: a body still streaming when it passes is cut off', async () => {
