@@ -11,6 +11,7 @@
 
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import net from 'node:net';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import tls from 'node:tls';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import { addForwardedHeaders, findHeader, isHopByHop, requestHeaderList } from './proxy-headers.js';
@@ -72,8 +73,13 @@ function parseResponseHead(text: string): HeaderList | undefined {
 const CR = 13;
 const LF = 10;
 
-/** Finds where a chunked body ends (after the last chunk and the trailers), fed piece by piece. */
-class ChunkedEnd {
+/**
+ * Finds where a chunked body ends (after the last chunk and the trailers), fed piece by piece;
+ * with `payload`, also hands on the chunks' data without the framing.
+ */
+class ChunkedBody {
+  constructor(readonly payload?: (data: Buffer) => void) {}
+
   private state: 'size' | 'data' | 'dataEnd' | 'trailer' = 'size';
   private size = 0;
   private inExtension = false;
@@ -99,6 +105,7 @@ class ChunkedEnd {
           break;
         case 'data': {
           const n = Math.min(this.left, chunk.length - i);
+          this.payload?.(chunk.subarray(i, i + n));
           this.left -= n;
           i += n - 1;
           if (this.left === 0) this.state = 'dataEnd';
@@ -342,6 +349,9 @@ class UpgradeExchange {
       if (cl !== undefined && !framing) length = Number(cl);
       list = list.filter(([k]) => !isHopByHop(k));
     }
+    const chunked = framing !== undefined && /chunked/i.test(framing);
+    // A refusal's body goes through the plugins that read response bodies, as any response's does.
+    const filtered = !upgraded && length !== 0 && this.chain?.wantsResponseBody === true;
     if (this.chain) {
       this.chain.info.responseCode = upstreamStatus;
       const r = await this.chain.responseHeaders(list, !upgraded && length === 0);
@@ -351,10 +361,12 @@ class UpgradeExchange {
     }
     applyHeaderMods(list, this.route?.model.responseHeaders);
     const status = Number(list[0][0] === ':status' ? list[0][1] : upstreamStatus);
-    const lines = headLines(statusLine(status), list, upgraded ? undefined : (k) => k === 'connection' || k === 'transfer-encoding');
+    // A filtered body may change length: the end of the connection ends it.
+    const lines = headLines(statusLine(status), list, upgraded ? undefined
+      : (k) => k === 'connection' || k === 'transfer-encoding' || (filtered && k === 'content-length'));
     if (!lines) { up.destroy(); return this.sendSimple(500, 'invalid_header', 'invalid header in the upgrade answer'); }
     if (!upgraded) {
-      if (framing) lines.push(`transfer-encoding: ${framing}`);
+      if (framing && !filtered) lines.push(`transfer-encoding: ${framing}`);
       lines.push('connection: close');
     }
     const socket = this.socket;
@@ -371,7 +383,11 @@ class UpgradeExchange {
       return;
     }
     // The refusal's body, then the client connection closes (it asked for an upgrade, not keep-alive).
-    this.passBody(up, rest, length, framing !== undefined && /chunked/i.test(framing) ? new ChunkedEnd() : undefined);
+    if (!filtered) return this.passBody(up, rest, length, chunked ? new ChunkedBody() : undefined, socket, () => this.closeClient());
+    // Without the framing: the plugins see the payload.
+    const payload = new PassThrough();
+    this.passBody(up, rest, length, chunked ? new ChunkedBody((data) => payload.write(data)) : undefined, payload, () => payload.end());
+    void this.throughChain(payload, socket, Buffer.alloc(0), RESPONSE);
   }
 
   /**
@@ -380,7 +396,7 @@ class UpgradeExchange {
    * holds `from` while a callback is pending or `to` is full. A plugin that ends the stream (a
    * local answer or a reset) after the `101` closes both connections.
    */
-  private async throughChain(from: net.Socket, to: net.Socket, first: Buffer, dir: typeof REQUEST | typeof RESPONSE): Promise<void> {
+  private async throughChain(from: Readable, to: net.Socket, first: Buffer, dir: typeof REQUEST | typeof RESPONSE): Promise<void> {
     const chain = this.chain!;
     const send = async (chunk: Uint8Array, eos: boolean): Promise<boolean> => {
       const r = await (dir === REQUEST ? chain.requestData(chunk, eos) : chain.responseData(chunk, eos));
@@ -403,27 +419,29 @@ class UpgradeExchange {
   }
 
   /**
-   * Copies a refusal's body to the client: `length` bytes, or to the end of the chunked framing,
-   * or (neither) until the upstream closes. The upstream may keep its connection alive after the
+   * Copies a refusal's body to `sink` (as it came, or what a chunked body's `payload` callback
+   * writes there), then calls `end`: `length` bytes, or to the end of the chunked framing, or
+   * (neither) until the upstream closes. The upstream may keep its connection alive after the
    * body, so its end is found in the framing rather than waited for.
    */
-  private passBody(up: net.Socket, rest: Buffer, length: number, chunked: ChunkedEnd | undefined): void {
-    const socket = this.socket;
+  private passBody(up: net.Socket, rest: Buffer, length: number, chunked: ChunkedBody | undefined, sink: Writable, end: () => void): void {
     let left = length;
-    const done = () => { up.destroy(); this.closeClient(); };
+    const raw = !chunked?.payload;
+    const done = () => { up.destroy(); end(); };
     /** Writes the part of `chunk` that belongs to the body; true once the body is complete. */
     const take = (chunk: Buffer): boolean => {
-      let end = -1;
-      if (chunked) end = chunked.feed(chunk);
-      else if (left >= 0 && chunk.length >= left) end = left;
+      let stop = -1;
+      if (chunked) stop = chunked.feed(chunk);
+      else if (left >= 0 && chunk.length >= left) stop = left;
       else if (left >= 0) left -= chunk.length;
-      if (end >= 0) { if (end > 0) socket.write(chunk.subarray(0, end)); return true; }
-      if (!socket.write(chunk)) { up.pause(); socket.once('drain', () => up.resume()); }
+      if (raw && stop !== 0) sink.write(stop > 0 ? chunk.subarray(0, stop) : chunk);
+      if (stop >= 0) return true;
+      if (sink.writableNeedDrain) { up.pause(); sink.once('drain', () => up.resume()); }
       return false;
     };
     if (left === 0 || take(rest)) return done();
     up.on('data', (chunk: Buffer) => { if (take(chunk)) done(); });
-    up.once('end', () => this.closeClient());
+    up.once('end', end);
     up.resume();
   }
 

@@ -82,6 +82,12 @@ before(async () => {
       socket.write('HTTP/1.1 426 Upgrade Required\r\ntransfer-encoding: chunked\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n');
       return;
     }
+    if (req.url?.includes('/loud')) {
+      // Refusals in capitals: a chunked one on a kept connection, or one with a length.
+      if (req.url.includes('length')) socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 7\r\n\r\nREFUSED');
+      else socket.write('HTTP/1.1 426 Upgrade Required\r\ntransfer-encoding: chunked\r\n\r\n4\r\nNOPE\r\n3;x=y\r\n!!!\r\n0\r\n\r\n');
+      return;
+    }
     if (req.url?.includes('/stream')) {
       // A plain-text protocol over the upgraded connection: each read is answered "Got <it> Back".
       socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: shout\r\nconnection: Upgrade\r\n\r\n');
@@ -254,6 +260,19 @@ test('an upgrade the upstream refuses reaches the client as that response, throu
   assert.equal(chunked.closed, true);
   assert.ok(Date.now() - start < 1000, `the chunked refusal took ${Date.now() - start} ms to close (the upstream keeps its connection)`);
   assert.match(chunked.text, /^HTTP\/1\.1 426 [^]*\r\ntransfer-encoding: chunked\r\n[^]*\r\n\r\n4\r\nnope\r\n3;x=y\r\n!!!\r\n0\r\n\r\n$/);
+});
+
+test('a refused upgrade\'s body goes through the plugins\' response-body callbacks, without its framing', async () => {
+  // sdk-probe on /stream lower-cases response body chunks (x-lower).
+  const chunked = await rawUpgrade('/stream/loud', 'x-lower: 1\r\n');
+  assert.equal(chunked.closed, true);
+  assert.match(chunked.text, /^HTTP\/1\.1 426 /);
+  assert.doesNotMatch(chunked.text, /transfer-encoding|content-length/i, 'the body may change length: the end of the connection ends it');
+  assert.match(chunked.text, /\r\n\r\nnope!!!$/);
+  const sized = await rawUpgrade('/stream/loud-length', 'x-lower: 1\r\n');
+  assert.match(sized.text, /^HTTP\/1\.1 403 /);
+  assert.doesNotMatch(sized.text, /content-length/i);
+  assert.match(sized.text, /\r\n\r\nrefused$/);
 });
 
 test('an upgrade request with a body (Upgrade: h2c) that the upstream declines still delivers its body and gets the answer', async () => {
