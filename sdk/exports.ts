@@ -5,6 +5,7 @@
 // (asc only exports what the entry file exports). Each export hands over to the dispatcher.
 import * as d from "./assembly/dispatcher";
 import * as host from "./assembly/hostcalls";
+import { GrpcEvent } from "./assembly/grpc";
 
 // Plugins build with asc's `minimal` runtime: the collector runs only when called, and only
 // here, at the very end of an export, where no managed value lives in a wasm local (the roots
@@ -65,6 +66,11 @@ export function proxy_on_delete(id: u32): void {
 export function proxy_on_http_call_response(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
   d.onHttpCallResponse(root, callId, numHeaders, bodySize, numTrailers);
 }
+/** gRPC callbacks: run in the stream that made the call or opened the stream (see GrpcClient). */
+export function proxy_on_grpc_receive_initial_metadata(root: u32, id: u32, n: u32): void { d.onGrpc(GrpcEvent.INITIAL_METADATA, id, n); }
+export function proxy_on_grpc_receive(root: u32, id: u32, size: u32): void { d.onGrpc(GrpcEvent.MESSAGE, id, size); }
+export function proxy_on_grpc_receive_trailing_metadata(root: u32, id: u32, n: u32): void { d.onGrpc(GrpcEvent.TRAILING_METADATA, id, n); }
+export function proxy_on_grpc_close(root: u32, id: u32, status: u32): void { d.onGrpc(GrpcEvent.CLOSE, id, status); }
 /**
  * Not proxy-wasm: the stream callbacks this plugin has handlers for, as `StreamCallback` bits. Our
  * host skips the others (a body then streams past the VM); Envoy never asks and calls them all,

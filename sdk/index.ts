@@ -13,6 +13,7 @@ export { configError } from "./assembly/errors";
 export { log, logEnabled, logAt } from "./assembly/log";
 export { ClusterClient, Cluster, FQDNCluster, K8sCluster, StaticIpCluster, DnsCluster, HttpCallResponse,
   HttpCallback } from "./assembly/cluster";
+export { GrpcClient, GrpcResponse, GrpcCallback, GrpcStream, GrpcStreamHandler } from "./assembly/grpc";
 export { stripPort } from "./assembly/rule-matcher";
 export { Regex, regexError } from "./assembly/regex";
 export { getCurrentTimeNanoseconds, getSharedData, setSharedData, SharedValue, callForeignFunction } from "./assembly/hostcalls";

@@ -6,6 +6,7 @@ import { BufferType, LogLevel } from "./types";
 import { HttpContext } from "./http-context";
 import { registered } from "./plugin";
 import { httpCallHook } from "./cluster";
+import { grpcHook, GrpcEvent } from "./grpc";
 
 // Live stream contexts. A plain array with a last-hit cache: callbacks for one stream come in
 // runs, the set is small (in-flight streams of one worker), and it is far smaller code than Map.
@@ -113,4 +114,10 @@ export function callbacks(): u32 {
 export function onHttpCallResponse(root: u32, callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
   const h = httpCallHook;
   if (h !== null) h(callId, numHeaders, bodySize, find);
+}
+
+/** A gRPC callback (`event`, call or stream `id`, and its count: headers, bytes or status). */
+export function onGrpc(event: GrpcEvent, id: u32, n: u32): void {
+  const h = grpcHook;
+  if (h !== null) h(event, id, n, find);
 }

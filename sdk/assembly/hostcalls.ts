@@ -245,6 +245,13 @@ export function getStatusCode(): u32 {
   release(load<usize>(RET_B));
   return load<u32>(RET_A);
 }
+/** The message of the last call's status (a gRPC error's message). */
+export function getStatusMessage(): string {
+  store<usize>(RET_B, 0);
+  store<u32>(RET_C, 0);
+  if (proxy_get_status(RET_A, RET_B, RET_C) != WasmResult.OK) return "";
+  return takeString(load<usize>(RET_B), load<u32>(RET_C));
+}
 
 // ---- outbound HTTP calls ---------------------------------------------------------------------
 
@@ -261,6 +268,54 @@ export function httpCall(upstream: string, headers: Array<Header>, body: ArrayBu
   if (r != WasmResult.OK) return 0;
   return load<u32>(RET_A);
 }
+
+// ---- outbound gRPC ---------------------------------------------------------------------------
+
+@external("env", "proxy_grpc_call")
+declare function proxy_grpc_call(upPtr: usize, upSize: usize, sPtr: usize, sSize: usize, mPtr: usize, mSize: usize,
+  mdPtr: usize, mdSize: usize, msgPtr: usize, msgSize: usize, timeoutMs: u32, retId: usize): WasmResult;
+/** Starts a unary gRPC call `/<service>/<method>` to cluster `upstream`; returns the call id, or 0 when the host refused it. */
+export function grpcCall(upstream: string, service: string, method: string, metadata: Array<Header>, message: ArrayBuffer, timeoutMs: u32): u32 {
+  const u = utf8(upstream);
+  const s = utf8(service);
+  const m = utf8(method);
+  const md = encodeHeaderMap(metadata);
+  store<u32>(RET_A, 0);
+  const r = proxy_grpc_call(ptrOf(u), u.byteLength, ptrOf(s), s.byteLength, ptrOf(m), m.byteLength, ptrOf(md), md.byteLength,
+    ptrOf(message), message.byteLength, timeoutMs, RET_A);
+  return r == WasmResult.OK ? load<u32>(RET_A) : 0;
+}
+
+@external("env", "proxy_grpc_stream")
+declare function proxy_grpc_stream(upPtr: usize, upSize: usize, sPtr: usize, sSize: usize, mPtr: usize, mSize: usize,
+  mdPtr: usize, mdSize: usize, retId: usize): WasmResult;
+/** Opens a gRPC stream `/<service>/<method>` to cluster `upstream`; returns its id, or 0 when the host refused it. */
+export function grpcStream(upstream: string, service: string, method: string, metadata: Array<Header>): u32 {
+  const u = utf8(upstream);
+  const s = utf8(service);
+  const m = utf8(method);
+  const md = encodeHeaderMap(metadata);
+  store<u32>(RET_A, 0);
+  const r = proxy_grpc_stream(ptrOf(u), u.byteLength, ptrOf(s), s.byteLength, ptrOf(m), m.byteLength, ptrOf(md), md.byteLength, RET_A);
+  return r == WasmResult.OK ? load<u32>(RET_A) : 0;
+}
+
+@external("env", "proxy_grpc_send")
+declare function proxy_grpc_send(id: u32, msgPtr: usize, msgSize: usize, endStream: u32): WasmResult;
+/** Sends one message on gRPC stream `id`; `endStream` half-closes it after. */
+export function grpcSend(id: u32, message: ArrayBuffer, endStream: bool): WasmResult {
+  return proxy_grpc_send(id, ptrOf(message), message.byteLength, endStream ? 1 : 0);
+}
+
+@external("env", "proxy_grpc_cancel")
+declare function proxy_grpc_cancel(id: u32): WasmResult;
+/** Cancels a gRPC call or resets a stream: no callback follows. */
+export function grpcCancel(id: u32): WasmResult { return proxy_grpc_cancel(id); }
+
+@external("env", "proxy_grpc_close")
+declare function proxy_grpc_close(id: u32): WasmResult;
+/** Closes a gRPC call, or half-closes a stream (its answers still arrive). */
+export function grpcClose(id: u32): WasmResult { return proxy_grpc_close(id); }
 
 // ---- shared data -----------------------------------------------------------------------------
 

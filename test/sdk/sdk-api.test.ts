@@ -117,3 +117,65 @@ test('header values of every length and script reach the host intact (short ones
     s.finish();
   }
 });
+
+const GRPC_CLUSTER = 'outbound|80||grpc.example';
+const text = (b: Uint8Array): string => Buffer.from(b).toString();
+
+test('GrpcClient.call: the answer (or the error status and message) reaches the callback in the calling stream', async () => {
+  const emu = await Emulator.load(wasm, { knownClusters: [GRPC_CLUSTER] });
+  let s = emu.stream();
+  let p = s.requestHeaders(request('GET', '/', 'example.com', [['x-grpc-call', 'Say']]), { endOfStream: true });
+  await emu.settle();
+  const call = emu.grpcCalls[0]!;
+  assert.deepEqual({ ...call.request, message: text(call.request.message) },
+    { cluster: GRPC_CLUSTER, service: 'demo.Echo', method: 'Say', metadata: [['x-from', 'sdk-probe']], message: 'hello', timeoutMs: 2000 });
+  await call.respond({ message: 'hi back' });
+  let r = await p;
+  assert.ok(r.kind === 'local' && r.response.status === 200 && text(r.response.body) === 'grpc:hi back', JSON.stringify(r));
+  s.finish();
+
+  s = emu.stream();
+  p = s.requestHeaders(request('GET', '/', 'example.com', [['x-grpc-call', 'Deny']]), { endOfStream: true });
+  await emu.settle();
+  await emu.grpcCalls[1]!.respond({ status: 7, statusMessage: 'not allowed' });
+  r = await p;
+  assert.ok(r.kind === 'local' && r.response.status === 502 && text(r.response.body) === 'grpc status 7: not allowed', JSON.stringify(r));
+  s.finish();
+});
+
+test('GrpcClient.stream: the handler hears metadata, messages, trailers and the close, and can send from them', async () => {
+  const emu = await Emulator.load(wasm, { knownClusters: [GRPC_CLUSTER] });
+  const s = emu.stream();
+  const p = s.requestHeaders(request('GET', '/', 'example.com', [['x-grpc-stream', 'Chat']]), { endOfStream: true });
+  await emu.settle();
+  const g = emu.grpcStreams[0]!;
+  assert.deepEqual(g.request, { cluster: GRPC_CLUSTER, service: 'demo.Echo', method: 'Chat', metadata: [['x-from', 'sdk-probe']] });
+  assert.deepEqual(g.sent.map(text), ['one']);
+  await g.initialMetadata([['x-md', 'yes']]);
+  await g.message('echo:one');
+  assert.deepEqual(g.sent.map(text), ['one', 'two']);
+  assert.equal(g.localClosed, true);
+  await g.message('echo:two');
+  await g.trailingMetadata([['x-tr', 'done']]);
+  await g.close(0);
+  const r = await p;
+  assert.ok(r.kind === 'local' && text(r.response.body) === 'md:yes;msg:echo:one;msg:echo:two;tr:done;close:0:', JSON.stringify(r));
+  s.finish();
+});
+
+test('a gRPC stream whose HTTP stream ended is reset at its next event; an unknown cluster is refused', async () => {
+  const emu = await Emulator.load(wasm, { knownClusters: [GRPC_CLUSTER] });
+  const s = emu.stream();
+  void s.requestHeaders(request('GET', '/', 'example.com', [['x-grpc-stream', 'Chat']]), { endOfStream: true });
+  await emu.settle();
+  s.finish();
+  const g = emu.grpcStreams[0]!;
+  await g.message('echo:one');
+  assert.equal(g.cancelled, true);
+  assert.deepEqual(g.sent.map(text), ['one'], 'the handler did not run');
+
+  const other = await Emulator.load(wasm, { knownClusters: ['outbound|80||elsewhere'] });
+  const r = await other.stream().requestHeaders(request('GET', '/', 'example.com', [['x-grpc-call', 'Say']]), { endOfStream: true });
+  assert.ok(r.kind === 'local' && r.response.status === 500, JSON.stringify(r));
+  assert.ok(other.logsAt('error').some((l) => l.includes('grpc call to cluster outbound|80||grpc.example was refused')));
+});

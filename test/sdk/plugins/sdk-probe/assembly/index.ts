@@ -5,8 +5,12 @@
 // - `x-regex: <pattern>` + `x-input: <text>` answers 200 with "match <groups joined by |>" /
 //   "nomatch", or 400 with the compile error; with `x-replace: <template>` the body is the
 //   replaced text.
+// - `x-grpc-call: <method>` calls demo.Echo/<method> on grpc.example and answers with the result;
+//   `x-grpc-stream: <method>` opens a stream there, sends "one" (and "two", ending its side, when
+//   "echo:one" comes back) and answers with everything it heard when the stream closes.
 import { definePlugin, HttpContext, JsonObject, JsonValue, JsonKind, Action, parseJson, jsonParseError, Header, Regex, regexError,
-  Counter, Histogram, sharedAdd, getSharedString, base64EncodeString, base64DecodeString, log } from "@higress-plugin/sdk";
+  Counter, Histogram, sharedAdd, getSharedString, base64EncodeString, base64DecodeString, log,
+  GrpcClient, GrpcResponse, GrpcStream, GrpcStreamHandler, FQDNCluster } from "@higress-plugin/sdk";
 export * from "@higress-plugin/sdk/exports";
 
 class Config {
@@ -51,7 +55,50 @@ function reply(ctx: HttpContext, status: u32, body: string): Action {
   return Action.PAUSE;
 }
 
+function valueOf(list: Array<Header>, name: string): string {
+  for (let i = 0; i < list.length; i++) if (list[i].name == name) return list[i].value;
+  return "none";
+}
+
+function onGrpcAnswer(ctx: HttpContext, r: GrpcResponse): void {
+  if (r.ok) reply(ctx, 200, "grpc:" + r.messageText());
+  else reply(ctx, 502, "grpc status " + r.status.toString() + ": " + r.statusMessage);
+}
+
+class ProbeStream extends GrpcStreamHandler {
+  heard: string = "";
+  onInitialMetadata(ctx: HttpContext, stream: GrpcStream, metadata: Array<Header>): void { this.heard += "md:" + valueOf(metadata, "x-md") + ";"; }
+  onMessage(ctx: HttpContext, stream: GrpcStream, message: ArrayBuffer): void {
+    const text = String.UTF8.decode(message);
+    this.heard += "msg:" + text + ";";
+    if (text == "echo:one") stream.sendText("two", true);
+  }
+  onTrailingMetadata(ctx: HttpContext, stream: GrpcStream, metadata: Array<Header>): void { this.heard += "tr:" + valueOf(metadata, "x-tr") + ";"; }
+  onClose(ctx: HttpContext, stream: GrpcStream, status: u32, message: string): void {
+    reply(ctx, 200, this.heard + "close:" + status.toString() + ":" + message);
+  }
+}
+
+function grpcMetadata(): Array<Header> {
+  const md = new Array<Header>();
+  md.push(new Header("x-from", "sdk-probe"));
+  return md;
+}
+
 function onRequestHeaders(ctx: HttpContext, config: Config): Action {
+  const grpcMethod = ctx.getRequestHeader("x-grpc-call");
+  if (grpcMethod !== null) {
+    const client = new GrpcClient(new FQDNCluster("grpc.example"));
+    if (!client.call(ctx, "demo.Echo", grpcMethod, grpcMetadata(), String.UTF8.encode("hello"), onGrpcAnswer, 2000)) return reply(ctx, 500, "refused");
+    return Action.PAUSE;
+  }
+  const streamMethod = ctx.getRequestHeader("x-grpc-stream");
+  if (streamMethod !== null) {
+    const s = new GrpcClient(new FQDNCluster("grpc.example")).stream(ctx, "demo.Echo", streamMethod, grpcMetadata(), new ProbeStream());
+    if (s === null) return reply(ctx, 500, "refused");
+    s.sendText("one");
+    return Action.PAUSE;
+  }
   const json = ctx.getRequestHeader("x-json");
   if (json !== null) {
     const v = parseJson(json);
