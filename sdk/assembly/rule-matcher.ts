@@ -100,7 +100,7 @@ export function parseRuleScope(rule: JsonObject): RuleScope | null {
     s.category = RuleCategory.ROUTE_PREFIX;
     s.describe = quoteKey(rule, MATCH_ROUTE_PREFIX_KEY);
   } else {
-    configError("no _match_route_, _match_domain_, _match_service_ or _match_route_prefix_");
+    configError("no " + MATCH_ROUTE_KEY + ", " + MATCH_DOMAIN_KEY + ", " + MATCH_SERVICE_KEY + " or " + MATCH_ROUTE_PREFIX_KEY);
     return null;
   }
   return s;
