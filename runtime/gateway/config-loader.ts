@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/types.js';
 import {
-  clusterName, DEFAULT_SETTINGS, retryPolicy, RETRY_BACKOFF_MS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
+  clusterName, DEFAULT_GZIP, DEFAULT_SETTINGS, retryPolicy, RETRY_BACKOFF_MS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
   type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelLoadBalancer, type ModelRedirect, type ModelRetry, type ModelRewrite, type ModelRoute, type PluginPhase,
   type UpstreamProtocol, type WeightedCluster,
 } from './config-model.js';
@@ -18,6 +18,7 @@ import {
   annotationsOf, ingressCors, ingressHeaderControl, ingressLoadBalancer, ingressMatches, ingressRedirect, ingressRetry, ingressRewrite,
   ingressTimeout, type Annotations,
 } from './ingress-annotations.js';
+import { higressConfigMap, type HigressGlobal } from './higress-config.js';
 import { checkCertificates } from './listener.js';
 import { parseCidr } from './source-range.js';
 import { validateAgainst } from './schema-validate.js';
@@ -53,12 +54,18 @@ interface Builder {
   ingressTls: Array<{ hosts: string[]; secret: string; where: ConfigLocation }>;
   settings: ConfigModel['settings'];
   admin: ConfigModel['admin'];
+  /** Idle timeout of upstream connections where a service sets none. */
+  upstreamIdleMs: number;
+  /** Timeout of routes that set none (Higress's `downstream.routeTimeout`). */
+  routeTimeoutMs?: number;
 }
+
+const DEFAULT_UPSTREAM_IDLE_MS = 60_000;
 
 function newCluster(fqdn: string, port: number, protocol: UpstreamProtocol, endpoints: ModelCluster['endpoints'], where: ConfigLocation, extra: Partial<ModelCluster> = {}): ModelCluster {
   return {
     name: clusterName(port, fqdn), fqdn, port, protocol, endpoints,
-    connectTimeoutMs: 5000, requestTimeoutMs: 15000, idleTimeoutMs: 60000, tlsVerify: true, source: where, ...extra,
+    connectTimeoutMs: 5000, requestTimeoutMs: 15000, idleTimeoutMs: DEFAULT_UPSTREAM_IDLE_MS, tlsVerify: true, source: where, ...extra,
   };
 }
 
@@ -116,11 +123,11 @@ function mcpBridge(b: Builder, doc: Obj, where: ConfigLocation): void {
     const protocol = protocolOf(r.protocol as string) ?? 'http';
     if (type === 'static') {
       const eps = String(r.domain).split(',').map((s) => s.trim()).filter(Boolean).map((s) => ({ ...parseEndpoint(s, { ...w, field: `${w.field}.domain` }), weight: 1 }));
-      addService(b, newCluster(`${name}.static`, (r.port as number | undefined) ?? 80, protocol, eps, w));
+      addService(b, newCluster(`${name}.static`, (r.port as number | undefined) ?? 80, protocol, eps, w, { idleTimeoutMs: b.upstreamIdleMs }));
     } else if (type === 'dns') {
       const port = (r.port as number | undefined) ?? 80;
       const eps = String(r.domain).split(',').map((s) => s.trim()).filter(Boolean).map((h) => ({ host: h, port, weight: 1 }));
-      addService(b, newCluster(`${name}.dns`, port, protocol, eps, w));
+      addService(b, newCluster(`${name}.dns`, port, protocol, eps, w, { idleTimeoutMs: b.upstreamIdleMs }));
     } else {
       throw new ConfigError(CONFIG_CODES.schema, `registry type "${type}" is not supported by the local gateway (static and dns are)`, { ...w, field: `${w.field}.type` });
     }
@@ -476,7 +483,13 @@ function native(b: Builder, doc: Obj, file: string): void {
     b.listeners.push({ name: (l.name as string | undefined) ?? `listener-${b.listeners.length}`, address: (l.address as string | undefined) ?? '0.0.0.0', port: l.port as number, tls });
   }
   if (doc.admin) Object.assign(b.admin, doc.admin);
-  if (doc.settings) Object.assign(b.settings, doc.settings);
+  if (doc.settings) {
+    const { gzip, ...rest } = doc.settings as Obj;
+    Object.assign(b.settings, rest);
+    // true keeps what a higress-config ConfigMap set, else Higress's default.
+    if (gzip === false) b.settings.gzip = undefined;
+    else if (gzip === true) b.settings.gzip ??= DEFAULT_GZIP;
+  }
   for (const [i, s] of ((doc.services as Obj[] | undefined) ?? []).entries()) {
     const where = { file, object: obj, field: `services[${i}]` };
     const port = (s.port as number | undefined) ?? 80;
@@ -485,7 +498,7 @@ function native(b: Builder, doc: Obj, file: string): void {
       if (typeof e === 'string') return { ...parseEndpoint(e, w), weight: 1 };
       return { ...parseEndpoint(e.address as string, w, port), weight: (e.weight as number | undefined) ?? 1 };
     });
-    const extra: Partial<ModelCluster> = {};
+    const extra: Partial<ModelCluster> = { idleTimeoutMs: b.upstreamIdleMs };
     for (const k of ['connectTimeoutMs', 'requestTimeoutMs', 'idleTimeoutMs', 'tlsVerify'] as const) if (s[k] !== undefined) (extra as Obj)[k] = s[k];
     const lb = s.loadBalancer as Obj | undefined;
     if (lb) {
@@ -576,6 +589,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
   const b: Builder = {
     clusters: new Map(), services: new Map(), routes: [], plugins: [], listeners: [], secrets: new Map(), ingressTls: [],
     settings: { ...DEFAULT_SETTINGS }, admin: { address: opts.adminAddress ?? '127.0.0.1', port: opts.adminPort ?? 15000 },
+    upstreamIdleMs: DEFAULT_UPSTREAM_IDLE_MS,
   };
   pendingNativeRoutes = [];
   const k8s = docs.filter((d) => typeof d.value.kind === 'string');
@@ -584,7 +598,8 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     const meta = (d.value.metadata as Obj | undefined) ?? {};
     return { file: d.file, object: `${String(d.value.kind)} ${ns(meta)}/${String(meta.name ?? '?')}` };
   };
-  // Services first (McpBridge, native), then what references them.
+  // Global settings first (Higress's ConfigMap), then services (McpBridge, native), then what references them.
+  for (const d of k8s) if (d.value.kind === 'ConfigMap') applyHigressConfig(b, higressConfigMap(d.value, whereOf(d)));
   for (const d of nativeDocs) native(b, d.value, d.file);
   for (const d of k8s) {
     const kind = d.value.kind as string;
@@ -592,7 +607,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     if (schema) validateAgainst(schema, d.value, whereOf(d));
     if (kind === 'McpBridge') mcpBridge(b, d.value, whereOf(d));
     else if (kind === 'Secret') secret(b, d.value, whereOf(d));
-    else if (!schema) throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Secret are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
+    else if (!schema && kind !== 'ConfigMap') throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Secret, ConfigMap higress-config are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
   }
   for (const p of pendingNativeRoutes) nativeRoutes(p.b, p.doc, p.file);
   const paths = new Map<string, IngressPath>();
@@ -604,6 +619,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     else if (kind === 'WasmPlugin') wasmPlugin(b, d.value, whereOf(d), d.file);
   }
   applyCanaries(paths, canaries);
+  if (b.routeTimeoutMs) for (const r of b.routes) r.timeoutMs ??= b.routeTimeoutMs;
 
   const ids = new Set<string>();
   for (const p of b.plugins) {
@@ -631,6 +647,18 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     listeners: b.listeners, clusters: [...b.clusters.values()], routes: b.routes,
     plugins: sortPlugins(b.plugins), settings: b.settings, admin: b.admin, files, version: 0,
   };
+}
+
+/** Higress's global settings over the defaults. */
+function applyHigressConfig(b: Builder, g: HigressGlobal | undefined): void {
+  if (!g) return;
+  const s = b.settings;
+  if (g.gzip !== undefined) s.gzip = g.gzip ?? undefined;
+  if (g.idleTimeoutMs) s.idleTimeoutMs = g.idleTimeoutMs;
+  if (g.bodyBufferLimitBytes) s.bodyBufferLimitBytes = g.bodyBufferLimitBytes;
+  if (g.addXRealIp) s.addXRealIp = true;
+  if (g.upstreamIdleMs) b.upstreamIdleMs = g.upstreamIdleMs;
+  b.routeTimeoutMs = g.routeTimeoutMs;
 }
 
 const PHASE_ORDER: Record<PluginPhase, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };

@@ -229,6 +229,37 @@ export interface ModelListener {
   idleTimeoutMs?: number;
 }
 
+/**
+ * Response compression, as Higress's global `gzip` setting configures Envoy's compressor filter:
+ * a response of one of `contentTypes`, at least `minContentLength` bytes (or of unknown length),
+ * to a client that accepts gzip, is compressed after the plugins ran.
+ */
+export interface ModelGzip {
+  minContentLength: number;
+  /** Media types (lower-case, without parameters). */
+  contentTypes: string[];
+  /** A response with an ETag is not compressed (else a strong ETag is dropped, a weak one kept). */
+  disableOnEtag: boolean;
+  /** zlib parameters. */
+  level: number;
+  memLevel: number;
+  windowBits: number;
+  chunkSize: number;
+  strategy: number;
+}
+
+/** Higress's default (its Helm chart and its code agree): on, for text types of 1 KiB and more. */
+export const DEFAULT_GZIP: ModelGzip = {
+  minContentLength: 1024,
+  contentTypes: ['text/html', 'text/css', 'text/plain', 'text/xml', 'application/json', 'application/javascript', 'application/xhtml+xml', 'image/svg+xml'],
+  disableOnEtag: true,
+  level: 9,
+  memLevel: 5,
+  windowBits: 12,
+  chunkSize: 4096,
+  strategy: 0,
+};
+
 export interface ModelSettings {
   /** Bytes a plugin may make the gateway buffer per body; default 10 MiB. */
   bodyBufferLimitBytes: number;
@@ -236,6 +267,10 @@ export interface ModelSettings {
   accessLog: string;
   /** Add a `via` header; default false. */
   via: boolean;
+  /** Add `x-real-ip` (the client address) to upstream requests; default false (Higress's `addXRealIpHeader`). */
+  addXRealIp: boolean;
+  /** Response compression; undefined = off. Default {@link DEFAULT_GZIP}, as in Higress. */
+  gzip: ModelGzip | undefined;
   /** Watchdog limit for a blocked worker event loop; default 3000 ms. */
   watchdogMs: number;
   /** Plugin memory limit; default 256 MiB. */
@@ -273,6 +308,8 @@ export const DEFAULT_SETTINGS: ModelSettings = {
   bodyBufferLimitBytes: 10 * 1024 * 1024,
   accessLog: 'stdout',
   via: false,
+  addXRealIp: false,
+  gzip: DEFAULT_GZIP,
   watchdogMs: 3000,
   pluginMemoryLimitBytes: 256 * 1024 * 1024,
   pluginLogLevel: 'info',

@@ -4,6 +4,7 @@
  */
 import { util as undiciUtil } from 'undici';
 import type { HeaderList } from '../host/types.js';
+import type { ModelSettings } from './config-model.js';
 import { lowerAscii } from '../host/header-codec.js';
 import { SHORT_LATIN1, shortLatin1 } from '../host/memory-view.js';
 
@@ -75,7 +76,8 @@ export function removeHeader(list: HeaderList, name: string): void {
 }
 
 /** Adds the forwarding headers for a request arriving from `clientIp` (one pass over the list to find those present). */
-export function addForwardedHeaders(list: HeaderList, clientIp: string, proto: string, authority: string, requestId: string, via: boolean, protocol: string): void {
+export function addForwardedHeaders(list: HeaderList, clientIp: string, proto: string, authority: string, requestId: string,
+  settings: Pick<ModelSettings, 'via' | 'addXRealIp'>, protocol: string): void {
   let xff = -1;
   let v = -1;
   let hasProto = false;
@@ -97,7 +99,8 @@ export function addForwardedHeaders(list: HeaderList, clientIp: string, proto: s
   if (!hasProto) list.push(['x-forwarded-proto', proto]);
   if (!hasHost) list.push(['x-forwarded-host', authority]);
   if (!hasId) list.push(['x-request-id', requestId]);
-  if (via) {
+  if (settings.addXRealIp) setHeader(list, 'x-real-ip', clientIp);
+  if (settings.via) {
     const mine = `${protocol === 'HTTP/2' ? '2' : '1.1'} higress-plugin`;
     if (v >= 0) list[v][1] = `${list[v][1]}, ${mine}`;
     else list.push(['via', mine]);
@@ -123,6 +126,13 @@ export function responseHeaderList(status: number, headers: Record<string, strin
 /** A raw header piece as a latin1 string (every byte kept as it came); short ones, most values, are built in JS. */
 function latin1(b: Buffer): string {
   return b.length < SHORT_LATIN1 ? shortLatin1(b, 0, b.length) : b.toString('latin1');
+}
+
+/** A flat `[name, value, ...]` list as a header list. */
+export function pairList(flat: string[]): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
 }
 
 /**

@@ -9,13 +9,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import http2 from 'node:http2';
 import { PassThrough, type Readable } from 'node:stream';
+import type { Gzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import type { HeaderList, LocalResponse, PhaseResult } from '../host/types.js';
 import type { AccessLog } from './access-log.js';
-import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
+import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, pairList, rawHeaderList, rawHeaderPairs, requestHeaderList, responseHeaderList, setHeader, toHeaderObject } from './proxy-headers.js';
 import { chooseCluster, hostOf, requestHeader, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage, balanceKey, routeAnswer } from './router-stage.js';
-import type { ModelRetry } from './config-model.js';
+import type { ModelGzip, ModelRetry } from './config-model.js';
+import { acceptsGzip, compressResponse, gzipStream } from './compression.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
 import { newRequestId } from './request-id.js';
@@ -172,6 +174,8 @@ class Exchange {
   private setCookie?: string;
   /** The iterator reading the request body (for undici or the plugins), if there is one. */
   private bodyChunks?: AsyncIterableIterator<Buffer>;
+  /** The response body's compressor, when the response is compressed. */
+  private gzip?: Gzip;
   /** The route's timeout (see `forward`). */
   private routeTimer?: ReturnType<typeof setTimeout>;
   /** The endpoint this request counts as in flight to (least-request balancing). */
@@ -228,7 +232,7 @@ class Exchange {
     }
     const headers = requestHeaderList(req.rawHeaders, method, url, this.authority, scheme);
     // Added before the plugins run, as Envoy's connection manager does: plugins see them.
-    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, this.protocol);
+    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings, this.protocol);
     this.endOfStream = !hasRequestBody(req);
 
     const plugins = this.snap.pluginsFor(this.routeName, host, this.clusterName);
@@ -663,16 +667,21 @@ class Exchange {
     return this.writeResponseHead(status, r.headers ?? headers);
   }
 
-  /** Writes the response head: a header list (with `:status`) or, on the path without plugins or header changes, undici's flat pairs. */
+  /**
+   * Writes the response head: a header list (with `:status`) or, on the path without plugins or
+   * header changes, undici's flat pairs. A response to compress starts its compressor here.
+   */
   private writeResponseHead(status: number, headers: HeaderList | string[]): boolean {
     let out: HeaderList | string[] = headers;
-    if (typeof headers[0] !== 'string') {
-      const list = headers as HeaderList;
+    const gz = this.gzipWanted();
+    if (typeof headers[0] !== 'string' || gz) {
+      const list = typeof headers[0] === 'string' ? pairList(headers as string[]) : headers as HeaderList;
       const mods = this.route?.model.responseHeaders;
       if (mods) applyHeaderMods(list, mods);
       if (this.corsHeaders) for (const [k, v] of this.corsHeaders) setHeader(list, k, v);
       if (this.setCookie) list.push(['set-cookie', this.setCookie]);
       if (list.length && list[0][0] === ':status') status = Number(list[0][1]);
+      if (gz && status !== 204 && status !== 304 && compressResponse(list, gz)) this.startGzip(gz);
       out = outgoingHeaders(list);
     }
     this.status = status;
@@ -709,10 +718,38 @@ class Exchange {
     return r.data && r.data.length ? this.write(r.data) : true;
   }
 
+  /** The compression setting when the client accepts gzip (and the answer has a body); else undefined. */
+  private gzipWanted(): ModelGzip | undefined {
+    const gz = this.snap.model.settings.gzip;
+    if (!gz) return undefined;
+    const ae = this.req.headers['accept-encoding'];
+    return ae && this.req.method !== 'HEAD' && acceptsGzip(ae) ? gz : undefined;
+  }
+
+  /** Response body bytes go through a compressor from here on; its output goes to the client with back-pressure. */
+  private startGzip(gz: ModelGzip): void {
+    const z = gzipStream(gz);
+    const res = this.res as ServerResponse;
+    z.on('data', (c: Buffer) => {
+      if (!res.write(c)) {
+        z.pause();
+        res.once('drain', () => z.resume());
+      }
+    });
+    z.once('end', () => res.end());
+    z.once('error', (err) => this.reset(`compression failed: ${err.message}`));
+    this.gzip = z;
+  }
+
+  /** Response body bytes to the client (through the compressor when there is one); false when that is full. */
+  private out(chunk: Uint8Array): boolean {
+    return this.gzip ? this.gzip.write(chunk) : (this.res as ServerResponse).write(chunk);
+  }
+
   /** Writes to the client; on back-pressure the upstream pauses until the client drains. */
   private write(chunk: Uint8Array): boolean {
-    if ((this.res as ServerResponse).write(chunk)) return true;
-    this.res.once('drain', this.resumeUpstream);
+    if (this.out(chunk)) return true;
+    (this.gzip ?? this.res).once('drain', this.resumeUpstream);
     return false;
   }
 
@@ -736,7 +773,7 @@ class Exchange {
   private afterLastData(r: PhaseResult): boolean {
     if (this.done) return false;
     if (r.kind !== 'continue') { this.reset('response body rejected'); return false; }
-    if (r.data && r.data.length) (this.res as ServerResponse).write(r.data);
+    if (r.data && r.data.length) this.out(r.data);
     return true;
   }
 
@@ -772,7 +809,9 @@ class Exchange {
       for (const k in t) if (!isHopByHop(k) && k.charCodeAt(0) !== 58) { clean[k] = t[k]; any = true; }
       if (any) this.res.addTrailers(clean);
     }
-    this.res.end();
+    // With a compressor, the response ends when its last bytes are out.
+    if (this.gzip) this.gzip.end();
+    else this.res.end();
     // An upload the upstream answered before it ended: the rest is read and dropped.
     this.drainRequest();
   }
@@ -840,7 +879,10 @@ class Exchange {
     if (this.routeTimer) clearTimeout(this.routeTimer);
     if (this.inFlight) this.inFlight.active--;
     const ended = this.res.writableFinished;
-    if (!ended) this.cancelUpstream();
+    if (!ended) {
+      this.cancelUpstream();
+      this.gzip?.destroy();
+    }
     // A mirror copy whose body will never be complete (the request ended early) is abandoned.
     if (this.mirrorBody && !this.mirrorBody.writableEnded) this.mirrorBody.destroy();
     recordStreamEnd(this.ctx, {

@@ -203,7 +203,7 @@ class UpgradeExchange {
     // Envoy keeps the upgrade headers on an upgrade request (plugins see them); they are hop-by-hop otherwise.
     const upgrade = this.header('upgrade');
     if (upgrade) headers.push(['upgrade', upgrade], ['connection', 'upgrade']);
-    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings.via, 'HTTP/1.1');
+    addForwardedHeaders(headers, this.conn.remoteAddress, scheme, this.authority, this.requestId, this.snap.model.settings, 'HTTP/1.1');
 
     const plugins = this.snap.pluginsFor(this.routeName, host, this.clusterName);
     if (plugins.length && this.snap.chainFactory) {

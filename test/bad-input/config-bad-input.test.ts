@@ -68,8 +68,17 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}services: [ { name: broken, endpoints: ["127.0.0.1:1"\n` }),
   },
   {
-    name: 'an unknown kind', code: 'GW_CONFIG_SCHEMA', mentions: [/z-bad\.yaml/, /kind ConfigMap is not supported/, /kind/],
-    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: c }\ndata: { a: b }\n` }),
+    name: 'an unknown kind', code: 'GW_CONFIG_SCHEMA', mentions: [/z-bad\.yaml/, /kind Service is not supported/, /kind/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: v1\nkind: Service\nmetadata: { name: c }\nspec: { ports: [{ port: 80 }] }\n` }),
+  },
+  {
+    name: 'a higress-config ConfigMap whose gzip section Higress would reject (fields missing)', code: 'GW_CONFIG_SCHEMA',
+    mentions: [/ConfigMap higress-system\/higress-config/, /data\.higress\.gzip/, /minContentLength/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: higress-config, namespace: higress-system }\ndata:\n  higress: |\n    gzip:\n      enable: false\n` }),
+  },
+  {
+    name: 'a higress-config ConfigMap whose settings are not YAML', code: 'GW_CONFIG_YAML', mentions: [/ConfigMap higress-system\/higress-config/, /data\.higress/, /YAML error/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: higress-config, namespace: higress-system }\ndata:\n  higress: "downstream: [ {"\n` }),
   },
   {
     name: 'a schema violation in a WasmPlugin (failStrategy)', code: 'GW_CONFIG_SCHEMA', mentions: [/WasmPlugin higress-system\/bad/, /failStrategy/],

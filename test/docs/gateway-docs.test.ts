@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../spec/index.js';
 import { loadConfig } from '../../runtime/gateway/config-loader.js';
+import { DEFAULT_SETTINGS } from '../../runtime/gateway/config-model.js';
 import { selfSignedCert } from '../fixtures/self-signed.js';
 
 const DOC = join(PACKAGE_ROOT, 'docs', 'gateway.md');
@@ -58,7 +59,8 @@ test('every yaml example in docs/gateway.md loads with the gateway config loader
       } catch (err) {
         assert.fail(`docs/gateway.md line ${b.line}: ${(err as Error).message}`);
       }
-      assert.ok(model.routes.length + model.plugins.length > 0, `docs/gateway.md line ${b.line}: the example defines no route and no plugin`);
+      const setsSomething = model.routes.length + model.plugins.length > 0 || JSON.stringify(model.settings) !== JSON.stringify(DEFAULT_SETTINGS);
+      assert.ok(setsSomething, `docs/gateway.md line ${b.line}: the example defines no route, no plugin and no setting`);
     }
   });
 });
