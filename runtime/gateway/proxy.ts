@@ -681,7 +681,8 @@ class Exchange {
       if (this.corsHeaders) for (const [k, v] of this.corsHeaders) setHeader(list, k, v);
       if (this.setCookie) list.push(['set-cookie', this.setCookie]);
       if (list.length && list[0][0] === ':status') status = Number(list[0][1]);
-      if (gz && status !== 204 && status !== 304 && compressResponse(list, gz)) this.startGzip(gz);
+      // No body (204, 304), or a byte range of the uncompressed body (206): left as it is.
+      if (gz && status !== 204 && status !== 304 && status !== 206 && compressResponse(list, gz)) this.startGzip(gz);
       out = outgoingHeaders(list);
     }
     this.status = status;

@@ -45,7 +45,8 @@ before(async () => {
       setTimeout(() => res.end(body.slice(1000)), 20);
       return;
     }
-    res.writeHead(200, { ...head, 'content-length': String(Buffer.byteLength(body)) }).end(body);
+    if (url.searchParams.get('range')) head['content-range'] = `bytes 0-${n - 1}/99999`;
+    res.writeHead(url.searchParams.get('range') ? 206 : 200, { ...head, 'content-length': String(Buffer.byteLength(body)) }).end(body);
   });
   const service = `services:\n  - { name: up.svc, endpoints: ["127.0.0.1:${up.port}"] }\n`;
   plain = await start({
@@ -135,6 +136,9 @@ test('compression is skipped as Envoy skips it: no gzip accepted, q=0, too small
   await identity('/text?encoded=1', GZIP, 'already encoded');
   await identity('/text?etag=%22v1%22', GZIP, 'an ETag (disableOnEtagHeader)');
   await identity('/text', GZIP, 'HEAD', 'HEAD');
+  const partial = await get(plain.url, '/text?range=1', GZIP);
+  assert.equal(partial.status, 206);
+  assert.equal(partial.headers['content-encoding'], undefined, 'a byte range of the uncompressed body');
   assert.equal((await get(plain.url, '/text', { 'accept-encoding': '*' })).headers['content-encoding'], 'gzip', '* allows gzip');
 });
 
