@@ -19,6 +19,8 @@ export interface AccessLogEntry {
   durationMs: number;
   client: string;
   detail?: string;
+  /** What plugins wrote to the `ai_log` property (Higress's access log prints it as `ai_log`, as the plugin wrote it). */
+  ai_log?: string;
 }
 
 /** Writes entries to stdout, a file, or nowhere (`off`). */

@@ -20,6 +20,8 @@ export interface ChainLike {
   readonly wantsResponseBody: boolean;
   finish(): void;
   info: StreamInfo;
+  /** A property a plugin set on the stream (`proxy_set_property`). */
+  property(name: string): Uint8Array | undefined;
 }
 
 /** What the gateway needs from the host's Plugin. */

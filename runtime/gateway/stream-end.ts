@@ -32,6 +32,7 @@ export function recordStreamEnd(ctx: ProxyContext, e: StreamEnd): void {
   const status = e.completed ? e.status : 0;
   ctx.stats.record(e.route || '-', status, ms);
   if (!ctx.accessLog.enabled) return;
+  const aiLog = chain?.property('ai_log');
   ctx.accessLog.write({
     time: new Date().toISOString(),
     requestId: e.requestId,
@@ -46,5 +47,6 @@ export function recordStreamEnd(ctx: ProxyContext, e: StreamEnd): void {
     durationMs: Math.round(ms * 1000) / 1000,
     client: e.client,
     detail: status ? e.detail : e.detail ?? 'downstream_reset',
+    ai_log: aiLog && Buffer.from(aiLog).toString(),
   });
 }

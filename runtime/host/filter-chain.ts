@@ -281,6 +281,8 @@ export class FilterChain {
   /** Values plugins set with `proxy_set_property` on this stream (created on first use). */
   get properties(): Map<string, Uint8Array> { return (this.props ??= new Map()); }
   private props: Map<string, Uint8Array> | undefined;
+  /** A property a plugin set on this stream, if any (without creating the map). */
+  property(name: string): Uint8Array | undefined { return this.props?.get(name); }
   /** True when some plugin has a `proxy_on_request_body` callback (else the proxy may stream the body past the chain). */
   readonly wantsRequestBody: boolean;
   /** True when some plugin has a `proxy_on_response_body` callback. */

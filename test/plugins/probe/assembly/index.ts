@@ -167,6 +167,10 @@ function runOp(ctx: u32, op: string, arg: string): void {
     store<usize>(RET_PTR, 0);
     proxy_get_property(ptr(p), len(p), RET_PTR, RET_SIZE);
     res(op, st, takeString());
+  } else if (op == "ai-log") {
+    // What Higress's AI plugins do: a JSON text in the `ai_log` property, for the access log.
+    const p = propPath("ai_log"); const v = enc(arg);
+    res(op, proxy_set_property(ptr(p), len(p), ptr(v), len(v)), "");
   } else if (op == "local") {
     const body = enc("denied by probe");
     const hdrs = encodePairs([["x-local", "1"], ["content-type", "text/plain"]]);
