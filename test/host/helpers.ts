@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { PACKAGE_ROOT } from '../../spec/index.js';
+import assert from 'node:assert/strict';
 import type { HeaderList } from '../../runtime/host/types.js';
+import type { EmulatedGrpcStream } from '../../runtime/emulator/index.js';
 
 /** Built wasm of an AssemblyScript test plugin under test/plugins/<name>. */
 export function testPluginPath(name: string): string {
@@ -83,3 +85,25 @@ export function watPlugin(p: WatPlugin = {}): string {
   ${p.extra ?? ''}
 )`;
 }
+
+/**
+ * Plays the server of the demo.Echo/Chat stream both test plugins open (probe, sdk-probe): they
+ * send "one", then "two" with end_stream when "echo:one" comes back, and answer their request
+ * with everything they heard when the stream closes. Checks what the plugin sent on the way.
+ */
+export async function playChat(g: EmulatedGrpcStream): Promise<void> {
+  const text = (b: Uint8Array): string => Buffer.from(b).toString();
+  assert.deepEqual(g.sent.map(text), ['one']);
+  assert.equal(g.localClosed, false);
+  await g.initialMetadata([['x-md', 'yes']]);
+  // The plugin sends from its callback.
+  await g.message('echo:one');
+  assert.deepEqual(g.sent.map(text), ['one', 'two']);
+  assert.equal(g.localClosed, true);
+  await g.message('echo:two');
+  await g.trailingMetadata([['x-tr', 'done']]);
+  await g.close(0);
+}
+
+/** What both test plugins answer after {@link playChat}. */
+export const CHAT_HEARD = 'md:yes;msg:echo:one;msg:echo:two;tr:done;close:0:';

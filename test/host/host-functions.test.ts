@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Emulator } from '../../runtime/emulator/index.js';
 import { WasmResult as S } from '../../spec/index.js';
-import { testPluginPath, getRequest } from './helpers.js';
+import { testPluginPath, getRequest, playChat, CHAT_HEARD } from './helpers.js';
 import type { HeaderList } from '../../runtime/host/types.js';
 import { MemoryView } from '../../runtime/host/memory-view.js';
 import { Wasm } from '../../runtime/host/wasm-api.js';
@@ -217,19 +217,10 @@ test('proxy_grpc_stream: messages both ways, initial and trailing metadata (maps
   assert.equal(s.paused, true);
   const g = emu.grpcStreams[0]!;
   assert.deepEqual(g.request, { cluster: 'outbound|80||grpc.example', service: 'demo.Echo', method: 'Chat', metadata: [['x-from', 'probe']] });
-  assert.deepEqual(g.sent.map(text), ['one']);
-  assert.equal(g.localClosed, false);
-  await g.initialMetadata([['x-md', 'yes']]);
-  // The plugin answers the first message from its callback, with end_stream.
-  await g.message('echo:one');
-  assert.deepEqual(g.sent.map(text), ['one', 'two']);
-  assert.equal(g.localClosed, true);
-  await g.message('echo:two');
-  await g.trailingMetadata([['x-tr', 'done']]);
-  await g.close(0);
+  await playChat(g);
   const r = await p;
   assert.equal(r.kind, 'local');
-  if (r.kind === 'local') assert.equal(text(r.response.body), 'md:yes;msg:echo:one;msg:echo:two;tr:done;close:0:');
+  if (r.kind === 'local') assert.equal(text(r.response.body), CHAT_HEARD);
   s.finish();
 });
 
