@@ -642,6 +642,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     // The listener only sees its own model; the client timeouts travel with it.
     l.headersTimeoutMs = b.settings.headersTimeoutMs;
     l.idleTimeoutMs = b.settings.idleTimeoutMs;
+    l.maxRequestHeadersBytes = b.settings.maxRequestHeadersBytes;
   }
   return {
     listeners: b.listeners, clusters: [...b.clusters.values()], routes: b.routes,
@@ -655,6 +656,7 @@ function applyHigressConfig(b: Builder, g: HigressGlobal | undefined): void {
   const s = b.settings;
   if (g.gzip !== undefined) s.gzip = g.gzip ?? undefined;
   if (g.idleTimeoutMs) s.idleTimeoutMs = g.idleTimeoutMs;
+  if (g.maxRequestHeadersBytes) s.maxRequestHeadersBytes = g.maxRequestHeadersBytes;
   if (g.bodyBufferLimitBytes) s.bodyBufferLimitBytes = g.bodyBufferLimitBytes;
   if (g.addXRealIp) s.addXRealIp = true;
   if (g.upstreamIdleMs) b.upstreamIdleMs = g.upstreamIdleMs;

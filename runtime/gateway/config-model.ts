@@ -227,6 +227,8 @@ export interface ModelListener {
   headersTimeoutMs?: number;
   /** Copied from {@link ModelSettings.idleTimeoutMs}; missing = the default 65000 ms. */
   idleTimeoutMs?: number;
+  /** Copied from {@link ModelSettings.maxRequestHeadersBytes}; missing = the default 60 KiB. */
+  maxRequestHeadersBytes?: number;
 }
 
 /**
@@ -284,6 +286,8 @@ export interface ModelSettings {
   headersTimeoutMs: number;
   /** Time an idle client connection (keep-alive h1, h2/h2c session without activity) stays open; default 65000 ms. */
   idleTimeoutMs: number;
+  /** Largest request head a client may send (431 beyond, on HTTP/2 a reset); default 60 KiB, Higress's `maxRequestHeadersKb`. */
+  maxRequestHeadersBytes: number;
 }
 
 /** The whole configuration. */
@@ -315,4 +319,5 @@ export const DEFAULT_SETTINGS: ModelSettings = {
   pluginLogLevel: 'info',
   headersTimeoutMs: 60_000,
   idleTimeoutMs: 65_000,
+  maxRequestHeadersBytes: 60 * 1024,
 };

@@ -1,7 +1,8 @@
 /**
  * Higress's global settings: the `higress` key of the `higress-config` ConfigMap (YAML in a
  * string), read as Higress's controller reads it (pkg/ingress/kube/configmap): `gzip`,
- * `downstream`, `upstream`, `addXRealIpHeader`. Times are seconds there; 0 or a missing value
+ * `downstream` (idle timeout, request head limit, body buffer limit, route timeout), `upstream`
+ * (idle timeout), `addXRealIpHeader`. Times are seconds there; 0 or a missing value
  * leaves the gateway's default. Other ConfigMaps are not read.
  */
 import { parse as parseYaml } from 'yaml';
@@ -16,6 +17,7 @@ export interface HigressGlobal {
   /** null = compression off. */
   gzip?: ModelGzip | null;
   idleTimeoutMs?: number;
+  maxRequestHeadersBytes?: number;
   bodyBufferLimitBytes?: number;
   /** The timeout of routes that set none. */
   routeTimeoutMs?: number;
@@ -64,6 +66,7 @@ export function higressConfigMap(doc: Obj, where: ConfigLocation): HigressGlobal
   const down = cfg.downstream as Obj | undefined;
   if (down) {
     out.idleTimeoutMs = seconds(down.idleTimeout);
+    out.maxRequestHeadersBytes = ((down.maxRequestHeadersKb as number | undefined) ?? 0) * 1024 || undefined;
     out.bodyBufferLimitBytes = (down.connectionBufferLimits as number | undefined) || undefined;
     out.routeTimeoutMs = seconds(down.routeTimeout);
   }

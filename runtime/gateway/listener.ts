@@ -25,6 +25,9 @@ function plainIp(addr: string | undefined): string {
 }
 
 let nextConnId = 1;
+/** Largest request head by default: Higress's `maxRequestHeadersKb` default, 60 KiB (Node's own is 16 KiB). */
+const DEFAULT_MAX_HEAD = 60 * 1024;
+
 const connInfo = new WeakMap<object, ConnInfo>();
 
 function infoOf(socket: net.Socket, tlsOn: boolean): ConnInfo {
@@ -86,13 +89,17 @@ export class Listener {
   private pendingH2c?: ConnInfo;
   private headersMs: number;
   private idleMs: number;
+  private maxHeadBytes: number;
 
   constructor(model: ModelListener, private readonly handlers: ListenerHandlers) {
     this.model = model;
     this.headersMs = model.headersTimeoutMs ?? 60_000;
     this.idleMs = model.idleTimeoutMs ?? 65_000;
+    this.maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD;
     const headersMs = this.headersMs;
     const idleMs = this.idleMs;
+    // HTTP/1.1 answers 431 past it; HTTP/2 advertises it (SETTINGS_MAX_HEADER_LIST_SIZE) and resets a stream past it.
+    const settings = { maxHeaderListSize: this.maxHeadBytes };
     const checkMs = checkIntervalMs(headersMs);
     const guard = (sess: http2.Http2Session) => this.guardSession(sess);
     if (model.tls?.length) {
@@ -104,9 +111,10 @@ export class Listener {
         ALPNProtocols: ['h2', 'http/1.1'],
         SNICallback: (name, cb) => cb(null, pickContext(contexts, name)),
         handshakeTimeout: headersMs,
+        settings,
       });
       // The HTTP/1.1 side of an allowHTTP1 server reads these like an http.Server does.
-      Object.assign(secure, { headersTimeout: headersMs, keepAliveTimeout: idleMs, requestTimeout: 0, connectionsCheckingInterval: checkMs });
+      Object.assign(secure, { headersTimeout: headersMs, keepAliveTimeout: idleMs, requestTimeout: 0, connectionsCheckingInterval: checkMs, maxHeaderSize: this.maxHeadBytes });
       secure.on('session', guard);
       secure.on('request', (req, res) => {
         const info = infoOf((req.httpVersionMajor === 2 ? (req as http2.Http2ServerRequest).stream.session?.socket : req.socket) as net.Socket, true);
@@ -118,14 +126,14 @@ export class Listener {
       this.h2 = secure;
       this.server = secure;
     } else {
-      const h1 = http.createServer({ keepAliveTimeout: idleMs, headersTimeout: headersMs, requestTimeout: 0, connectionsCheckingInterval: checkMs });
+      const h1 = http.createServer({ keepAliveTimeout: idleMs, headersTimeout: headersMs, requestTimeout: 0, connectionsCheckingInterval: checkMs, maxHeaderSize: this.maxHeadBytes });
       // h1 never listens itself (sockets are handed to it), and Node starts the headersTimeout
       // checks on 'listening': start them here; close() stops them.
       h1.emit('listening');
       h1.on('request', (req, res) => handlers.request(req, res, infoOf(req.socket, false)));
       h1.on('upgrade', (req, socket, head) => handlers.upgrade(req, socket as net.Socket, head, infoOf(socket as net.Socket, false)));
       const sessionInfo = new WeakMap<http2.Http2Session, ConnInfo>();
-      const h2 = http2.createServer({});
+      const h2 = http2.createServer({ settings });
       h2.on('session', (sess) => { if (this.pendingH2c) sessionInfo.set(sess, this.pendingH2c); this.pendingH2c = undefined; guard(sess); });
       h2.on('request', (req, res) => {
         const info = sessionInfo.get(req.stream.session!) ?? { id: 0, remoteAddress: '', remotePort: 0, localAddress: '', localPort: 0, tls: false };
@@ -200,6 +208,14 @@ export class Listener {
    */
   update(model: ModelListener): void {
     this.model = model;
+    const maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD;
+    if (maxHeadBytes !== this.maxHeadBytes) {
+      this.maxHeadBytes = maxHeadBytes;
+      // A constructor option and a plain property (missing from @types/node), read per new
+      // HTTP/1.1 connection; HTTP/2 sessions get the new setting.
+      ((this.h1 ?? this.h2) as unknown as { maxHeaderSize: number }).maxHeaderSize = maxHeadBytes;
+      this.h2.updateSettings({ maxHeaderListSize: maxHeadBytes });
+    }
     const headersMs = model.headersTimeoutMs ?? 60_000;
     const idleMs = model.idleTimeoutMs ?? 65_000;
     if (headersMs === this.headersMs && idleMs === this.idleMs) return;
