@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { gunzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { configDir, echoServer, gateway, QUIET } from './helpers.js';
 import { sdkTestPlugin } from '../sdk/helpers.js';
 
@@ -29,6 +29,34 @@ async function start(files: Record<string, string>): Promise<(typeof gws)[number
   gws.push(gw);
   return gw;
 }
+
+/** The tuned gateway's ConfigMap, with this `maxRequestHeadersKb`. */
+const higressConfig = (headKb: number): string => `apiVersion: v1
+kind: ConfigMap
+metadata: { name: higress-config, namespace: higress-system }
+data:
+  higress: |-
+    gzip:
+      enable: true
+      minContentLength: 100
+      contentType: ["application/json"]
+      disableOnEtagHeader: false
+      memoryLevel: 9
+      windowBits: 15
+      chunkSize: 4096
+      compressionLevel: BEST_SPEED
+      compressionStrategy: DEFAULT_STRATEGY
+    downstream:
+      idleTimeout: 30
+      maxRequestHeadersKb: ${headKb}
+      connectionBufferLimits: 65536
+      routeTimeout: 1
+    upstream:
+      idleTimeout: 5
+    addXRealIpHeader: true
+    tracing: { enable: false }
+  mesh: "not read"
+`;
 
 before(async () => {
   up = await echoServer('up', (req, res) => {
@@ -64,32 +92,7 @@ plugins:
   });
   tuned = await start({
     'gw.yaml': `${QUIET}${service}routes:\n  - { name: default/all, path: /, service: up.svc }\n`,
-    'higress-config.yaml': `apiVersion: v1
-kind: ConfigMap
-metadata: { name: higress-config, namespace: higress-system }
-data:
-  higress: |-
-    gzip:
-      enable: true
-      minContentLength: 100
-      contentType: ["application/json"]
-      disableOnEtagHeader: false
-      memoryLevel: 9
-      windowBits: 15
-      chunkSize: 4096
-      compressionLevel: BEST_SPEED
-      compressionStrategy: DEFAULT_STRATEGY
-    downstream:
-      idleTimeout: 30
-      maxRequestHeadersKb: 20
-      connectionBufferLimits: 65536
-      routeTimeout: 1
-    upstream:
-      idleTimeout: 5
-    addXRealIpHeader: true
-    tracing: { enable: false }
-  mesh: "not read"
-`,
+    'higress-config.yaml': higressConfig(20),
   });
   off = await start({ 'gw.yaml': `settings:\n  accessLog: "off"\n  gzip: false\n${service}routes:\n  - { name: default/all, path: /, service: up.svc }\n` });
 });
@@ -213,4 +216,16 @@ test('a request head up to 60 KiB passes by default, as in Higress (Node alone s
   assert.equal((await get(plain.url, '/text', big(70))).status, 431);
   assert.equal((await get(tuned.url, '/text', big(10))).status, 200);
   assert.equal((await get(tuned.url, '/text', big(30))).status, 431, 'maxRequestHeadersKb: 20');
+  // A reload with a new limit applies to new connections, without a restart.
+  await dirs[1].write('higress-config.yaml', higressConfig(40));
+  const r = await request(`${tuned.admin}/reload`, { method: 'POST' });
+  assert.equal(r.statusCode, 200, await r.body.text());
+  const fresh = new Client(tuned.url);
+  try {
+    const after = await fresh.request({ path: '/text', method: 'GET', headers: big(30) });
+    await after.body.dump();
+    assert.equal(after.statusCode, 200, 'maxRequestHeadersKb: 40, on a new connection');
+  } finally {
+    await fresh.close();
+  }
 });
