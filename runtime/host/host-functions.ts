@@ -353,11 +353,11 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       vm.mem.setU32(retIdPtr, id);
       const events = vm.grpcStreamEvents(id);
       try {
-        vm.grpcStreams.set(id, { handle: env.grpcStream(target, events), localClosed: false, remoteClosed: false });
+        vm.grpcStreams.set(id, { handle: env.grpcStream(target, events), localClosed: false });
       } catch (err) {
         // As a call that fails at once: the plugin hears it after this callback returns.
         const closed = { send() {}, close() {}, cancel() {} };
-        vm.grpcStreams.set(id, { handle: closed, localClosed: false, remoteClosed: false });
+        vm.grpcStreams.set(id, { handle: closed, localClosed: false });
         queueMicrotask(() => events.close(GrpcStatus.UNAVAILABLE, (err as Error)?.message ?? String(err)));
       }
       return OK;
@@ -368,8 +368,8 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       const s = vm.grpcStreams.get(id);
       if (!s) return NOT_FOUND;
       if (!vm.mem.ok(msgPtr, msgSize)) return INVALID_MEMORY_ACCESS;
-      // After either side closed there is nothing to send on (as in Envoy, not an error).
-      if (s.localClosed || s.remoteClosed) return OK;
+      // After the plugin's side closed there is nothing to send on (as in Envoy, not an error).
+      if (s.localClosed) return OK;
       s.handle.send(vm.mem.bytes(msgPtr, msgSize), endStream !== 0);
       if (endStream !== 0) s.localClosed = true;
       return OK;
@@ -390,8 +390,7 @@ export function buildImports(vm: Vm): Record<string, Record<string, HostFn>> {
       if (vm.grpcCalls.delete(id)) return OK;
       const s = vm.grpcStreams.get(id);
       if (!s) return NOT_FOUND;
-      if (s.remoteClosed) vm.grpcStreams.delete(id);
-      else if (!s.localClosed) {
+      if (!s.localClosed) {
         s.localClosed = true;
         s.handle.close();
       }

@@ -18,11 +18,11 @@ import type { PluginFacts } from './properties.js';
 
 type Fn = (...args: number[]) => number;
 
-/** A gRPC stream the plugin opened: which sides have closed. */
+/** A gRPC stream the plugin opened, until it ends. */
 export interface GrpcStreamState {
   handle: GrpcStreamHandle;
+  /** The plugin half-closed it (sends nothing more). */
   localClosed: boolean;
-  remoteClosed: boolean;
 }
 
 /** Something that holds a stream context in a VM and must hear when that VM fails. */
@@ -201,7 +201,7 @@ export class Vm implements SharedQueueOwner {
   grpcMetadata: { type: number; list: HeaderList } | undefined;
   /** Unary gRPC calls in flight that the plugin has not cancelled or closed. */
   readonly grpcCalls = new Set<number>();
-  /** Open gRPC streams by call id, until both sides closed (or the plugin cancelled). */
+  /** Open gRPC streams by call id, until they end or the plugin cancels them. */
   readonly grpcStreams = new Map<number, GrpcStreamState>();
   /** Last status for proxy_get_status. */
   status = { code: 0, message: '' };
@@ -413,10 +413,10 @@ export class Vm implements SharedQueueOwner {
       },
       trailingMetadata: (list) => metadata(MapType.GRPC_RECEIVE_TRAILING_METADATA, 'proxy_on_grpc_receive_trailing_metadata', this.exports.grpcTrailingMetadata, list),
       close: (status, message) => {
-        const s = live();
-        if (!s) return;
-        s.remoteClosed = true;
-        if (s.localClosed) this.grpcStreams.delete(callId);
+        if (!live()) return;
+        // The stream is over. (Envoy keeps a stream the plugin has not closed until it does, so
+        // there a later proxy_grpc_close answers OK, here NOT_FOUND; nothing is kept per stream.)
+        this.grpcStreams.delete(callId);
         this.status = { code: status, message };
         this.call('proxy_on_grpc_close', this.exports.grpcClose, this.root, callId, status);
       },
