@@ -387,7 +387,7 @@ class UpgradeExchange {
     // Without the framing: the plugins see the payload.
     const payload = new PassThrough();
     this.passBody(up, rest, length, chunked ? new ChunkedBody((data) => payload.write(data)) : undefined, payload, () => payload.end());
-    void this.throughChain(payload, socket, Buffer.alloc(0), RESPONSE);
+    void this.throughChain(payload, socket, EMPTY, RESPONSE);
   }
 
   /**
@@ -396,7 +396,7 @@ class UpgradeExchange {
    * holds `from` while a callback is pending or `to` is full. A plugin that ends the stream (a
    * local answer or a reset) after the `101` closes both connections.
    */
-  private async throughChain(from: Readable, to: net.Socket, first: Buffer, dir: typeof REQUEST | typeof RESPONSE): Promise<void> {
+  private async throughChain(from: Readable, to: net.Socket, first: Uint8Array, dir: typeof REQUEST | typeof RESPONSE): Promise<void> {
     const chain = this.chain!;
     const send = async (chunk: Uint8Array, eos: boolean): Promise<boolean> => {
       const r = await (dir === REQUEST ? chain.requestData(chunk, eos) : chain.responseData(chunk, eos));

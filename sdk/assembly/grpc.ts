@@ -2,7 +2,7 @@
 // to a Cluster. As with ClusterClient's HTTP calls, what comes back runs in the stream that made
 // the call (the host delivers it to the root context), so a handler can resume or answer it.
 import * as host from "./hostcalls";
-import { BufferType, Header, MapType } from "./types";
+import { BufferType, Header, MapType, WasmResult } from "./types";
 import { HttpContext } from "./http-context";
 import { Cluster } from "./cluster";
 import { log } from "./log";
@@ -36,7 +36,7 @@ export class GrpcStreamHandler {
 export class GrpcStream {
   constructor(public id: u32, public contextId: u32, public handler: GrpcStreamHandler) {}
   /** Sends one message; `endStream` half-closes the stream after it. False when the stream is gone. */
-  send(message: ArrayBuffer, endStream: bool = false): bool { return host.grpcSend(this.id, message, endStream) == 0; }
+  send(message: ArrayBuffer, endStream: bool = false): bool { return host.grpcSend(this.id, message, endStream) == WasmResult.OK; }
   /** Sends one UTF-8 text message; see {@link send}. */
   sendText(message: string, endStream: bool = false): bool { return this.send(String.UTF8.encode(message), endStream); }
   /** Half-closes: the plugin sends no more; answers still arrive. */
