@@ -62,7 +62,14 @@ export function compressResponse(headers: HeaderList, gz: ModelGzip): boolean {
   return true;
 }
 
+const zlibOptions = (gz: ModelGzip): zlib.ZlibOptions => ({ level: gz.level, memLevel: gz.memLevel, windowBits: gz.windowBits, chunkSize: gz.chunkSize, strategy: gz.strategy });
+
 /** A gzip stream with the setting's zlib parameters. */
 export function gzipStream(gz: ModelGzip): zlib.Gzip {
-  return zlib.createGzip({ level: gz.level, memLevel: gz.memLevel, windowBits: gz.windowBits, chunkSize: gz.chunkSize, strategy: gz.strategy });
+  return zlib.createGzip(zlibOptions(gz));
+}
+
+/** A whole body (a plugin's local response) compressed at once. */
+export function gzipBytes(body: Uint8Array, gz: ModelGzip): Uint8Array {
+  return zlib.gzipSync(body, zlibOptions(gz));
 }

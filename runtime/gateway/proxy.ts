@@ -17,7 +17,7 @@ import { addForwardedHeaders, findHeader, isHopByHop, outgoingHeaders, pairList,
 import { chooseCluster, hostOf, requestHeader, type CompiledRoute } from './router.js';
 import { applyHeaderMods, applyRouterStage, balanceKey, routeAnswer } from './router-stage.js';
 import type { ModelGzip, ModelRetry } from './config-model.js';
-import { acceptsGzip, compressResponse, gzipStream } from './compression.js';
+import { acceptsGzip, compressResponse, gzipBytes, gzipStream } from './compression.js';
 import type { ChainLike, Snapshot } from './snapshot.js';
 import type { GatewayStats } from './stats.js';
 import { newRequestId } from './request-id.js';
@@ -822,13 +822,24 @@ class Exchange {
     if (this.done || this.res.headersSent) { this.reset('local response after headers'); return; }
     this.status = lr.status;
     this.detail = lr.details || 'local_response';
-    const h = toHeaderObject(lr.headers);
+    // Envoy runs a local reply through the encoder filters, its compressor included.
+    let body: Uint8Array = lr.body;
+    let headers = lr.headers;
+    const gz = this.gzipWanted();
+    if (gz && lr.status !== 204 && lr.status !== 304 && lr.status !== 206) {
+      const list: HeaderList = [...headers, ['content-length', String(body.length)]];
+      if (compressResponse(list, gz)) {
+        headers = list;
+        body = gzipBytes(body, gz);
+      }
+    }
+    const h = toHeaderObject(headers);
     if (lr.grpcStatus >= 0) h['grpc-status'] = String(lr.grpcStatus);
-    h['content-length'] = String(lr.body.length);
+    h['content-length'] = String(body.length);
     if (!('x-request-id' in h)) h['x-request-id'] = this.requestId;
     if (this.corsHeaders) for (const [k, v] of this.corsHeaders) h[k] = v;
     this.res.writeHead(lr.status, h);
-    (this.res as ServerResponse).end(lr.body.length ? Buffer.from(lr.body.buffer, lr.body.byteOffset, lr.body.length) : undefined);
+    (this.res as ServerResponse).end(body.length ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined);
     this.drainRequest();
   }
 

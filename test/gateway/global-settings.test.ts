@@ -156,6 +156,19 @@ test('plugins see the response uncompressed; the gateway compresses what they le
   assert.equal(r.text, TEXT.toLowerCase());
 });
 
+test('a plugin\'s local response is compressed too (Envoy runs local replies through its compressor)', async () => {
+  // sdk-probe answers an x-json request itself: "string <the text>", text/plain.
+  const long = 'a'.repeat(1500);
+  const r = await get(plain.url, '/probe/x', { ...GZIP, 'x-json': JSON.stringify(long) });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-encoding'], 'gzip');
+  assert.equal(r.headers['content-length'], String(r.raw.length));
+  assert.equal(r.text, `string ${long}`);
+  const small = await get(plain.url, '/probe/x', { ...GZIP, 'x-json': '"short"' });
+  assert.equal(small.headers['content-encoding'], undefined);
+  assert.equal(small.text, 'string short');
+});
+
 test('compression over HTTP/2 (h2c)', async () => {
   const session = http2.connect(plain.url);
   try {
