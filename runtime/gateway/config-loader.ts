@@ -9,7 +9,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/types.js';
 import {
   clusterName, DEFAULT_GZIP, DEFAULT_SETTINGS, retryPolicy, RETRY_BACKOFF_MS, type ConfigModel, type ModelCanary, type ModelCertificate, type ModelCluster,
-  type ModelHeaderMods, type ModelCors, type ModelListener, type ModelPlugin, type ModelLoadBalancer, type ModelRedirect, type ModelRetry, type ModelRewrite, type ModelRoute, type PluginPhase,
+  type ModelHeaderMods, type ModelHttp2, type ModelCors, type ModelListener, type ModelPlugin, type ModelLoadBalancer, type ModelRedirect, type ModelRetry, type ModelRewrite, type ModelRoute, type PluginPhase,
   type UpstreamProtocol, type WeightedCluster,
 } from './config-model.js';
 import { listConfigFiles, readConfigDocuments, type ConfigDocument } from './config-files.js';
@@ -484,8 +484,9 @@ function native(b: Builder, doc: Obj, file: string): void {
   }
   if (doc.admin) Object.assign(b.admin, doc.admin);
   if (doc.settings) {
-    const { gzip, ...rest } = doc.settings as Obj;
+    const { gzip, http2, ...rest } = doc.settings as Obj;
     Object.assign(b.settings, rest);
+    if (http2) b.settings.http2 = { ...b.settings.http2, ...(http2 as Partial<ModelHttp2>) };
     // true keeps what a higress-config ConfigMap set, else Higress's default.
     if (gzip === false) b.settings.gzip = undefined;
     else if (gzip === true) b.settings.gzip ??= DEFAULT_GZIP;
@@ -643,6 +644,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     l.headersTimeoutMs = b.settings.headersTimeoutMs;
     l.idleTimeoutMs = b.settings.idleTimeoutMs;
     l.maxRequestHeadersBytes = b.settings.maxRequestHeadersBytes;
+    l.http2 = b.settings.http2;
   }
   return {
     listeners: b.listeners, clusters: [...b.clusters.values()], routes: b.routes,
@@ -657,6 +659,7 @@ function applyHigressConfig(b: Builder, g: HigressGlobal | undefined): void {
   if (g.gzip !== undefined) s.gzip = g.gzip ?? undefined;
   if (g.idleTimeoutMs) s.idleTimeoutMs = g.idleTimeoutMs;
   if (g.maxRequestHeadersBytes) s.maxRequestHeadersBytes = g.maxRequestHeadersBytes;
+  if (g.http2) s.http2 = { ...s.http2, ...g.http2 };
   if (g.bodyBufferLimitBytes) s.bodyBufferLimitBytes = g.bodyBufferLimitBytes;
   if (g.addXRealIp) s.addXRealIp = true;
   if (g.upstreamIdleMs) b.upstreamIdleMs = g.upstreamIdleMs;

@@ -229,7 +229,19 @@ export interface ModelListener {
   idleTimeoutMs?: number;
   /** Copied from {@link ModelSettings.maxRequestHeadersBytes}; missing = the default 60 KiB. */
   maxRequestHeadersBytes?: number;
+  /** Copied from {@link ModelSettings.http2}; missing = {@link DEFAULT_HTTP2}. */
+  http2?: ModelHttp2;
 }
+
+/** Client-side HTTP/2 settings (Higress's `downstream.http2`). */
+export interface ModelHttp2 {
+  maxConcurrentStreams: number;
+  initialStreamWindowSize: number;
+  initialConnectionWindowSize: number;
+}
+
+/** Higress's defaults (Node's own allow unlimited streams and a 64 KiB connection window). */
+export const DEFAULT_HTTP2: ModelHttp2 = { maxConcurrentStreams: 100, initialStreamWindowSize: 65535, initialConnectionWindowSize: 1048576 };
 
 /**
  * Response compression, as Higress's global `gzip` setting configures Envoy's compressor filter:
@@ -288,6 +300,8 @@ export interface ModelSettings {
   idleTimeoutMs: number;
   /** Largest request head a client may send (431 beyond, on HTTP/2 a reset); default 60 KiB, Higress's `maxRequestHeadersKb`. */
   maxRequestHeadersBytes: number;
+  /** Client-side HTTP/2 settings; default {@link DEFAULT_HTTP2}. */
+  http2: ModelHttp2;
 }
 
 /** The whole configuration. */
@@ -320,4 +334,5 @@ export const DEFAULT_SETTINGS: ModelSettings = {
   headersTimeoutMs: 60_000,
   idleTimeoutMs: 65_000,
   maxRequestHeadersBytes: 60 * 1024,
+  http2: DEFAULT_HTTP2,
 };

@@ -1,12 +1,12 @@
 /**
  * Higress's global settings: the `higress` key of the `higress-config` ConfigMap (YAML in a
  * string), read as Higress's controller reads it (pkg/ingress/kube/configmap): `gzip`,
- * `downstream` (idle timeout, request head limit, body buffer limit, route timeout), `upstream`
+ * `downstream` (idle timeout, request head limit, HTTP/2 settings, body buffer limit, route timeout), `upstream`
  * (idle timeout), `addXRealIpHeader`. Times are seconds there; 0 or a missing value
  * leaves the gateway's default. Other ConfigMaps are not read.
  */
 import { parse as parseYaml } from 'yaml';
-import type { ModelGzip } from './config-model.js';
+import type { ModelGzip, ModelHttp2 } from './config-model.js';
 import { ConfigError, CONFIG_CODES, type ConfigLocation } from './errors.js';
 import { validateAgainst } from './schema-validate.js';
 
@@ -18,6 +18,8 @@ export interface HigressGlobal {
   gzip?: ModelGzip | null;
   idleTimeoutMs?: number;
   maxRequestHeadersBytes?: number;
+  /** The fields given (Higress fills the others with its defaults, as the gateway does). */
+  http2?: Partial<ModelHttp2>;
   bodyBufferLimitBytes?: number;
   /** The timeout of routes that set none. */
   routeTimeoutMs?: number;
@@ -67,6 +69,7 @@ export function higressConfigMap(doc: Obj, where: ConfigLocation): HigressGlobal
   if (down) {
     out.idleTimeoutMs = seconds(down.idleTimeout);
     out.maxRequestHeadersBytes = ((down.maxRequestHeadersKb as number | undefined) ?? 0) * 1024 || undefined;
+    out.http2 = down.http2 as Partial<ModelHttp2> | undefined;
     out.bodyBufferLimitBytes = (down.connectionBufferLimits as number | undefined) || undefined;
     out.routeTimeoutMs = seconds(down.routeTimeout);
   }

@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
-import type { ModelCertificate, ModelListener } from './config-model.js';
+import { DEFAULT_HTTP2, type ModelCertificate, type ModelHttp2, type ModelListener } from './config-model.js';
 import type { ConnInfo, DownReq, DownRes } from './proxy.js';
 import { ConfigError, CONFIG_CODES } from './errors.js';
 
@@ -90,16 +90,17 @@ export class Listener {
   private headersMs: number;
   private idleMs: number;
   private maxHeadBytes: number;
+  private http2: ModelHttp2;
 
   constructor(model: ModelListener, private readonly handlers: ListenerHandlers) {
     this.model = model;
     this.headersMs = model.headersTimeoutMs ?? 60_000;
     this.idleMs = model.idleTimeoutMs ?? 65_000;
     this.maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD;
+    this.http2 = model.http2 ?? DEFAULT_HTTP2;
     const headersMs = this.headersMs;
     const idleMs = this.idleMs;
-    // HTTP/1.1 answers 431 past it; HTTP/2 advertises it (SETTINGS_MAX_HEADER_LIST_SIZE) and resets a stream past it.
-    const settings = { maxHeaderListSize: this.maxHeadBytes };
+    const settings = this.h2Settings();
     const checkMs = checkIntervalMs(headersMs);
     const guard = (sess: http2.Http2Session) => this.guardSession(sess);
     if (model.tls?.length) {
@@ -173,7 +174,17 @@ export class Listener {
    * streams open, idleTimeoutMs without any frame either way still ends the session.
    * Expiry: GOAWAY, then the socket is destroyed if the client does not leave within a second.
    */
+  /**
+   * What HTTP/2 clients are told: the request head limit (SETTINGS_MAX_HEADER_LIST_SIZE; a
+   * stream past it is reset; HTTP/1.1 answers 431), the concurrent streams and the stream window.
+   */
+  private h2Settings(): http2.Settings {
+    return { maxHeaderListSize: this.maxHeadBytes, maxConcurrentStreams: this.http2.maxConcurrentStreams, initialWindowSize: this.http2.initialStreamWindowSize };
+  }
+
   private guardSession(sess: http2.Http2Session): void {
+    // The connection window is the session's own, not a setting.
+    sess.setLocalWindowSize(this.http2.initialConnectionWindowSize);
     let open = 0;
     let served = false;
     let timer: NodeJS.Timeout | undefined;
@@ -209,12 +220,14 @@ export class Listener {
   update(model: ModelListener): void {
     this.model = model;
     const maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD;
-    if (maxHeadBytes !== this.maxHeadBytes) {
+    const http2 = model.http2 ?? DEFAULT_HTTP2;
+    if (maxHeadBytes !== this.maxHeadBytes || JSON.stringify(http2) !== JSON.stringify(this.http2)) {
       this.maxHeadBytes = maxHeadBytes;
+      this.http2 = http2;
       // A constructor option and a plain property (missing from @types/node), read per new
-      // HTTP/1.1 connection; HTTP/2 sessions get the new setting.
+      // HTTP/1.1 connection; new HTTP/2 sessions get the new settings.
       ((this.h1 ?? this.h2) as unknown as { maxHeaderSize: number }).maxHeaderSize = maxHeadBytes;
-      this.h2.updateSettings({ maxHeaderListSize: maxHeadBytes });
+      this.h2.updateSettings(this.h2Settings());
     }
     const headersMs = model.headersTimeoutMs ?? 60_000;
     const idleMs = model.idleTimeoutMs ?? 65_000;

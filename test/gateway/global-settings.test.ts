@@ -49,6 +49,7 @@ data:
     downstream:
       idleTimeout: 30
       maxRequestHeadersKb: ${headKb}
+      http2: { maxConcurrentStreams: 50, initialStreamWindowSize: 131072, initialConnectionWindowSize: 2097152 }
       connectionBufferLimits: 65536
       routeTimeout: 1
     upstream:
@@ -241,4 +242,32 @@ test('a request head up to 60 KiB passes by default, as in Higress (Node alone s
   } finally {
     await fresh.close();
   }
+});
+
+/** What an HTTP/2 client hears from the gateway: its SETTINGS and its connection window. */
+async function h2Settings(url: string): Promise<{ settings: http2.Settings; connectionWindow: number }> {
+  const session = http2.connect(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const s = session.request({ ':path': '/text' });
+      s.on('error', reject);
+      s.resume();
+      s.on('end', () => resolve());
+    });
+    return { settings: session.remoteSettings, connectionWindow: session.state.remoteWindowSize ?? 0 };
+  } finally {
+    session.close();
+  }
+}
+
+test('HTTP/2 clients get Higress\'s settings (100 streams, a 1 MiB connection window); downstream.http2 sets them', async () => {
+  let h = await h2Settings(plain.url);
+  assert.equal(h.settings.maxConcurrentStreams, 100);
+  assert.equal(h.settings.initialWindowSize, 65535);
+  assert.equal(h.settings.maxHeaderListSize, 60 * 1024);
+  assert.ok(h.connectionWindow > 1_000_000, `connection window ${h.connectionWindow}`);
+  h = await h2Settings(tuned.url);
+  assert.equal(h.settings.maxConcurrentStreams, 50);
+  assert.equal(h.settings.initialWindowSize, 131072);
+  assert.ok(h.connectionWindow > 2_000_000, `connection window ${h.connectionWindow}`);
 });
