@@ -229,7 +229,7 @@ export interface ModelListener {
   idleTimeoutMs?: number;
   /** Copied from {@link ModelSettings.maxRequestHeadersBytes}; missing = the default 60 KiB. */
   maxRequestHeadersBytes?: number;
-  /** Copied from {@link ModelSettings.http2}; missing = {@link DEFAULT_HTTP2}. */
+  /** Copied from {@link ModelSettings.http2}; missing = the default (Higress's). */
   http2?: ModelHttp2;
 }
 
@@ -240,8 +240,7 @@ export interface ModelHttp2 {
   initialConnectionWindowSize: number;
 }
 
-/** Higress's defaults (Node's own allow unlimited streams and a 64 KiB connection window). */
-export const DEFAULT_HTTP2: ModelHttp2 = { maxConcurrentStreams: 100, initialStreamWindowSize: 65535, initialConnectionWindowSize: 1048576 };
+
 
 /**
  * Response compression, as Higress's global `gzip` setting configures Envoy's compressor filter:
@@ -300,7 +299,7 @@ export interface ModelSettings {
   idleTimeoutMs: number;
   /** Largest request head a client may send (431 beyond, on HTTP/2 a reset); default 60 KiB, Higress's `maxRequestHeadersKb`. */
   maxRequestHeadersBytes: number;
-  /** Client-side HTTP/2 settings; default {@link DEFAULT_HTTP2}. */
+  /** Client-side HTTP/2 settings; default Higress's: 100 streams, 64 KiB stream and 1 MiB connection windows (Node alone: unlimited streams, a 64 KiB connection window). */
   http2: ModelHttp2;
 }
 
@@ -334,5 +333,5 @@ export const DEFAULT_SETTINGS: ModelSettings = {
   headersTimeoutMs: 60_000,
   idleTimeoutMs: 65_000,
   maxRequestHeadersBytes: 60 * 1024,
-  http2: DEFAULT_HTTP2,
+  http2: { maxConcurrentStreams: 100, initialStreamWindowSize: 65535, initialConnectionWindowSize: 1048576 },
 };

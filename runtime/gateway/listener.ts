@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
-import { DEFAULT_HTTP2, type ModelCertificate, type ModelHttp2, type ModelListener } from './config-model.js';
+import { DEFAULT_SETTINGS, type ModelCertificate, type ModelHttp2, type ModelListener } from './config-model.js';
 import type { ConnInfo, DownReq, DownRes } from './proxy.js';
 import { ConfigError, CONFIG_CODES } from './errors.js';
 
@@ -25,9 +25,6 @@ function plainIp(addr: string | undefined): string {
 }
 
 let nextConnId = 1;
-/** Largest request head by default: Higress's `maxRequestHeadersKb` default, 60 KiB (Node's own is 16 KiB). */
-const DEFAULT_MAX_HEAD = 60 * 1024;
-
 const connInfo = new WeakMap<object, ConnInfo>();
 
 function infoOf(socket: net.Socket, tlsOn: boolean): ConnInfo {
@@ -96,8 +93,8 @@ export class Listener {
     this.model = model;
     this.headersMs = model.headersTimeoutMs ?? 60_000;
     this.idleMs = model.idleTimeoutMs ?? 65_000;
-    this.maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD;
-    this.http2 = model.http2 ?? DEFAULT_HTTP2;
+    this.maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_SETTINGS.maxRequestHeadersBytes;
+    this.http2 = model.http2 ?? DEFAULT_SETTINGS.http2;
     const headersMs = this.headersMs;
     const idleMs = this.idleMs;
     const settings = this.h2Settings();
@@ -166,6 +163,14 @@ export class Listener {
   }
 
   /**
+   * What HTTP/2 clients are told: the request head limit (SETTINGS_MAX_HEADER_LIST_SIZE; a
+   * stream past it is reset; HTTP/1.1 answers 431), the concurrent streams and the stream window.
+   */
+  private h2Settings(): http2.Settings {
+    return { maxHeaderListSize: this.maxHeadBytes, maxConcurrentStreams: this.http2.maxConcurrentStreams, initialWindowSize: this.http2.initialStreamWindowSize };
+  }
+
+  /**
    * Client timeouts for an HTTP/2 session. Node's session timeout counts any frame as activity,
    * so a client sending only PINGs or SETTINGS (or stalled in the middle of a HEADERS block, which
    * nghttp2 does not report as a stream) would never expire. So while the session has no open
@@ -174,14 +179,6 @@ export class Listener {
    * streams open, idleTimeoutMs without any frame either way still ends the session.
    * Expiry: GOAWAY, then the socket is destroyed if the client does not leave within a second.
    */
-  /**
-   * What HTTP/2 clients are told: the request head limit (SETTINGS_MAX_HEADER_LIST_SIZE; a
-   * stream past it is reset; HTTP/1.1 answers 431), the concurrent streams and the stream window.
-   */
-  private h2Settings(): http2.Settings {
-    return { maxHeaderListSize: this.maxHeadBytes, maxConcurrentStreams: this.http2.maxConcurrentStreams, initialWindowSize: this.http2.initialStreamWindowSize };
-  }
-
   private guardSession(sess: http2.Http2Session): void {
     // The connection window is the session's own, not a setting.
     sess.setLocalWindowSize(this.http2.initialConnectionWindowSize);
@@ -219,8 +216,8 @@ export class Listener {
    */
   update(model: ModelListener): void {
     this.model = model;
-    const maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_MAX_HEAD;
-    const http2 = model.http2 ?? DEFAULT_HTTP2;
+    const maxHeadBytes = model.maxRequestHeadersBytes ?? DEFAULT_SETTINGS.maxRequestHeadersBytes;
+    const http2 = model.http2 ?? DEFAULT_SETTINGS.http2;
     if (maxHeadBytes !== this.maxHeadBytes || JSON.stringify(http2) !== JSON.stringify(this.http2)) {
       this.maxHeadBytes = maxHeadBytes;
       this.http2 = http2;
