@@ -674,6 +674,7 @@ class Exchange {
   private writeResponseHead(status: number, headers: HeaderList | string[]): boolean {
     let out: HeaderList | string[] = headers;
     const gz = this.gzipWanted();
+    let compress = false;
     if (typeof headers[0] !== 'string' || gz) {
       const list = typeof headers[0] === 'string' ? pairList(headers as string[]) : headers as HeaderList;
       const mods = this.route?.model.responseHeaders;
@@ -682,7 +683,7 @@ class Exchange {
       if (this.setCookie) list.push(['set-cookie', this.setCookie]);
       if (list.length && list[0][0] === ':status') status = Number(list[0][1]);
       // No body (204, 304), or a byte range of the uncompressed body (206): left as it is.
-      if (gz && status !== 204 && status !== 304 && status !== 206 && compressResponse(list, gz)) this.startGzip(gz);
+      compress = gz !== undefined && status !== 204 && status !== 304 && status !== 206 && compressResponse(list, gz);
       out = outgoingHeaders(list);
     }
     this.status = status;
@@ -694,6 +695,7 @@ class Exchange {
       this.sendSimple(500, 'invalid_header', `invalid header: ${(err as Error).message}`);
       return false;
     }
+    if (compress) this.startGzip(gz!);
     return true;
   }
 
