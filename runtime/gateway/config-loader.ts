@@ -19,6 +19,7 @@ import {
   ingressTimeout, type Annotations,
 } from './ingress-annotations.js';
 import { higressConfigMap, type HigressGlobal } from './higress-config.js';
+import { kubeServicePorts } from './kube-services.js';
 import { checkCertificates } from './listener.js';
 import { parseCidr } from './source-range.js';
 import { validateAgainst } from './schema-validate.js';
@@ -56,6 +57,8 @@ interface Builder {
   admin: ConfigModel['admin'];
   /** Idle timeout of upstream connections where a service sets none. */
   upstreamIdleMs: number;
+  /** Port numbers by name, per Kubernetes Service host (for Ingress backends naming a port). */
+  portNames: Map<string, Map<string, number>>;
   /** Timeout of routes that set none (Higress's `downstream.routeTimeout`). */
   routeTimeoutMs?: number;
 }
@@ -80,7 +83,7 @@ function addService(b: Builder, c: ModelCluster): void {
 function resolveCluster(b: Builder, host: string, port: number | undefined, where: ConfigLocation, protocol?: UpstreamProtocol): string {
   const s = b.services.get(host);
   if (!s) {
-    throw new ConfigError(CONFIG_CODES.reference, `unknown service "${host}" (define it in a McpBridge registry or under native services)`, where);
+    throw new ConfigError(CONFIG_CODES.reference, `unknown service "${host}" (define it as a Service, in a McpBridge registry or under native services)`, where);
   }
   const p = port ?? s.port;
   let c = s.clusters.get(p);
@@ -112,6 +115,25 @@ function protocolOf(v: string | undefined): UpstreamProtocol | undefined {
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes manifests
+
+/** `<namespace>/<name>` of a Kubernetes object. */
+function objectKey(doc: Obj): string {
+  const meta = doc.metadata as Obj;
+  return `${ns(meta)}/${meta.name as string}`;
+}
+
+/** A Kubernetes Service: a cluster per port (see kube-services.ts). */
+function kubeService(b: Builder, doc: Obj, where: ConfigLocation, endpoints: Obj | undefined): void {
+  const meta = doc.metadata as Obj;
+  const fqdn = `${meta.name as string}.${ns(meta)}.svc.cluster.local`;
+  if (b.services.has(fqdn)) throw new ConfigError(CONFIG_CODES.conflict, `service ${fqdn} is defined twice`, where);
+  const names = new Map<string, number>();
+  kubeServicePorts(doc, endpoints).forEach((p, i) => {
+    addService(b, newCluster(fqdn, p.port, p.protocol, p.endpoints, { ...where, field: `spec.ports[${i}]` }, { idleTimeoutMs: b.upstreamIdleMs }));
+    if (p.name) names.set(p.name, p.port);
+  });
+  b.portNames.set(fqdn, names);
+}
 
 function mcpBridge(b: Builder, doc: Obj, where: ConfigLocation): void {
   const spec = doc.spec as Obj;
@@ -241,9 +263,14 @@ function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string,
       return parseDestinations(b, destinationAnn, { ...where, field: ann.field('destination') }, protocol);
     }
     const svc = backend.service as Obj;
-    const port = (svc.port as Obj).number as number | undefined;
     const fqdn = `${svc.name as string}.${ns(meta)}.svc.cluster.local`;
     const host = b.services.has(fqdn) ? fqdn : (svc.name as string);
+    const portName = (svc.port as Obj | undefined)?.name as string | undefined;
+    let port = (svc.port as Obj | undefined)?.number as number | undefined;
+    if (portName !== undefined) {
+      port = b.portNames.get(host)?.get(portName);
+      if (port === undefined) throw new ConfigError(CONFIG_CODES.reference, `service ${host} has no port named "${portName}"`, { ...w, field: `${field}.service.port.name` });
+    }
     return [{ cluster: resolveCluster(b, host, port, w, protocol), weight: 100 }];
   };
 
@@ -583,14 +610,16 @@ function nativeRetry(r: Obj | undefined): ModelRetry | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
-const SCHEMA_OF: Record<string, string> = { Ingress: 'ingress', HTTPRoute: 'httproute', WasmPlugin: 'wasmplugin', McpBridge: 'mcpbridge' };
+const SCHEMA_OF: Record<string, string> = {
+  Ingress: 'ingress', HTTPRoute: 'httproute', WasmPlugin: 'wasmplugin', McpBridge: 'mcpbridge', Service: 'service', Endpoints: 'endpoints',
+};
 
 /** Builds a model from already-parsed documents (the embedded demo config uses this directly). */
 export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOptions = {}): ConfigModel {
   const b: Builder = {
     clusters: new Map(), services: new Map(), routes: [], plugins: [], listeners: [], secrets: new Map(), ingressTls: [],
     settings: { ...DEFAULT_SETTINGS }, admin: { address: opts.adminAddress ?? '127.0.0.1', port: opts.adminPort ?? 15000 },
-    upstreamIdleMs: DEFAULT_UPSTREAM_IDLE_MS,
+    upstreamIdleMs: DEFAULT_UPSTREAM_IDLE_MS, portNames: new Map(),
   };
   pendingNativeRoutes = [];
   const k8s = docs.filter((d) => typeof d.value.kind === 'string');
@@ -602,13 +631,20 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
   // Global settings first (Higress's ConfigMap), then services (McpBridge, native), then what references them.
   for (const d of k8s) if (d.value.kind === 'ConfigMap') applyHigressConfig(b, higressConfigMap(d.value, whereOf(d)));
   for (const d of nativeDocs) native(b, d.value, d.file);
+  const endpoints = new Map<string, Obj>();
   for (const d of k8s) {
     const kind = d.value.kind as string;
     const schema = SCHEMA_OF[kind];
     if (schema) validateAgainst(schema, d.value, whereOf(d));
+    if (kind === 'Endpoints') endpoints.set(objectKey(d.value), d.value);
+  }
+  for (const d of k8s) {
+    const kind = d.value.kind as string;
+    const schema = SCHEMA_OF[kind];
     if (kind === 'McpBridge') mcpBridge(b, d.value, whereOf(d));
+    else if (kind === 'Service') kubeService(b, d.value, whereOf(d), endpoints.get(objectKey(d.value)));
     else if (kind === 'Secret') secret(b, d.value, whereOf(d));
-    else if (!schema && kind !== 'ConfigMap') throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Secret, ConfigMap higress-config are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
+    else if (!schema && kind !== 'ConfigMap') throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Service, Endpoints, Secret, ConfigMap higress-config are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
   }
   for (const p of pendingNativeRoutes) nativeRoutes(p.b, p.doc, p.file);
   const paths = new Map<string, IngressPath>();

@@ -68,8 +68,13 @@ const CASES: Case[] = [
     files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}services: [ { name: broken, endpoints: ["127.0.0.1:1"\n` }),
   },
   {
-    name: 'an unknown kind', code: 'GW_CONFIG_SCHEMA', mentions: [/z-bad\.yaml/, /kind Service is not supported/, /kind/],
-    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: v1\nkind: Service\nmetadata: { name: c }\nspec: { ports: [{ port: 80 }] }\n` }),
+    name: 'an unknown kind', code: 'GW_CONFIG_SCHEMA', mentions: [/z-bad\.yaml/, /kind Deployment is not supported/, /kind/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: { name: c }\nspec: { replicas: 1 }\n` }),
+  },
+  {
+    name: 'an Ingress backend naming a port its Service does not have', code: 'GW_CONFIG_REFERENCE',
+    mentions: [/Ingress default\/named/, /no port named "grpc"/, /backend\.service\.port\.name/],
+    files: () => ({ 'z-bad.yaml': `${NEW_ROUTE}---\napiVersion: v1\nkind: Service\nmetadata: { name: svc, namespace: default }\nspec: { ports: [{ name: http, port: 80 }] }\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: named, namespace: default }\nspec:\n  rules: [{ host: named.example, http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: svc, port: { name: grpc } } } }] } }]\n` }),
   },
   {
     name: 'a higress-config ConfigMap whose gzip section Higress would reject (fields missing)', code: 'GW_CONFIG_SCHEMA',
