@@ -19,7 +19,7 @@ import {
   ingressTimeout, type Annotations,
 } from './ingress-annotations.js';
 import { higressConfigMap, type HigressGlobal } from './higress-config.js';
-import { kubeServicePorts } from './kube-services.js';
+import { kubeServicePorts, sliceSubset, type EndpointSubset } from './kube-services.js';
 import { checkCertificates } from './listener.js';
 import { parseCidr } from './source-range.js';
 import { validateAgainst } from './schema-validate.js';
@@ -123,12 +123,12 @@ function objectKey(doc: Obj): string {
 }
 
 /** A Kubernetes Service: a cluster per port (see kube-services.ts). */
-function kubeService(b: Builder, doc: Obj, where: ConfigLocation, endpoints: Obj | undefined): void {
+function kubeService(b: Builder, doc: Obj, where: ConfigLocation, subsets: EndpointSubset[]): void {
   const meta = doc.metadata as Obj;
   const fqdn = `${meta.name as string}.${ns(meta)}.svc.cluster.local`;
   if (b.services.has(fqdn)) throw new ConfigError(CONFIG_CODES.conflict, `service ${fqdn} is defined twice`, where);
   const names = new Map<string, number>();
-  kubeServicePorts(doc, endpoints).forEach((p, i) => {
+  kubeServicePorts(doc, subsets).forEach((p, i) => {
     addService(b, newCluster(fqdn, p.port, p.protocol, p.endpoints, { ...where, field: `spec.ports[${i}]` }, { idleTimeoutMs: b.upstreamIdleMs }));
     if (p.name) names.set(p.name, p.port);
   });
@@ -612,6 +612,7 @@ function nativeRetry(r: Obj | undefined): ModelRetry | undefined {
 
 const SCHEMA_OF: Record<string, string> = {
   Ingress: 'ingress', HTTPRoute: 'httproute', WasmPlugin: 'wasmplugin', McpBridge: 'mcpbridge', Service: 'service', Endpoints: 'endpoints',
+  EndpointSlice: 'endpointslice',
 };
 
 /** Builds a model from already-parsed documents (the embedded demo config uses this directly). */
@@ -631,20 +632,26 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
   // Global settings first (Higress's ConfigMap), then services (McpBridge, native), then what references them.
   for (const d of k8s) if (d.value.kind === 'ConfigMap') applyHigressConfig(b, higressConfigMap(d.value, whereOf(d)));
   for (const d of nativeDocs) native(b, d.value, d.file);
-  const endpoints = new Map<string, Obj>();
+  // The address sets behind each Service (`<namespace>/<name>`): Endpoints subsets and EndpointSlices.
+  const behind = new Map<string, EndpointSubset[]>();
+  const addSubsets = (key: string, list: EndpointSubset[]) => behind.set(key, [...(behind.get(key) ?? []), ...list]);
   for (const d of k8s) {
     const kind = d.value.kind as string;
     const schema = SCHEMA_OF[kind];
     if (schema) validateAgainst(schema, d.value, whereOf(d));
-    if (kind === 'Endpoints') endpoints.set(objectKey(d.value), d.value);
+    if (kind === 'Endpoints') addSubsets(objectKey(d.value), (d.value.subsets as EndpointSubset[] | undefined) ?? []);
+    if (kind === 'EndpointSlice') {
+      const meta = d.value.metadata as Obj;
+      addSubsets(`${ns(meta)}/${(meta.labels as Obj)['kubernetes.io/service-name'] as string}`, [sliceSubset(d.value)]);
+    }
   }
   for (const d of k8s) {
     const kind = d.value.kind as string;
     const schema = SCHEMA_OF[kind];
     if (kind === 'McpBridge') mcpBridge(b, d.value, whereOf(d));
-    else if (kind === 'Service') kubeService(b, d.value, whereOf(d), endpoints.get(objectKey(d.value)));
+    else if (kind === 'Service') kubeService(b, d.value, whereOf(d), behind.get(objectKey(d.value)) ?? []);
     else if (kind === 'Secret') secret(b, d.value, whereOf(d));
-    else if (!schema && kind !== 'ConfigMap') throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Service, Endpoints, Secret, ConfigMap higress-config are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
+    else if (!schema && kind !== 'ConfigMap') throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Service, Endpoints, EndpointSlice, Secret, ConfigMap higress-config are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
   }
   for (const p of pendingNativeRoutes) nativeRoutes(p.b, p.doc, p.file);
   const paths = new Map<string, IngressPath>();

@@ -1,10 +1,10 @@
 /**
- * Kubernetes Services (with their Endpoints, or ExternalName) as the upstreams of Ingress and
+ * Kubernetes Services (with their Endpoints or EndpointSlices, or ExternalName) as the upstreams of Ingress and
  * HTTPRoute backends, as Istio builds them for Higress.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { configDir, echo, echoServer, gateway, QUIET } from './helpers.js';
+import { configDir, echo, echoServer, fetchText, gateway, QUIET } from './helpers.js';
 
 let web: Awaited<ReturnType<typeof echoServer>>;
 let admin: Awaited<ReturnType<typeof echoServer>>;
@@ -56,6 +56,20 @@ kind: Endpoints
 metadata: { name: echo, namespace: prod }
 subsets: [{ addresses: [{ ip: 127.0.0.1 }], ports: [{ port: ${admin.port} }] }]
 ---
+apiVersion: v1
+kind: Service
+metadata: { name: sliced, namespace: default }
+spec: { ports: [{ name: http, port: 80 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: sliced-abc12, namespace: default, labels: { kubernetes.io/service-name: sliced } }
+addressType: IPv4
+endpoints:
+  - { addresses: [127.0.0.1], conditions: { ready: true } }
+  - { addresses: [10.255.255.1], conditions: { ready: false } }
+ports: [{ name: http, port: ${admin.port} }]
+---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: { name: site, namespace: default }
@@ -64,7 +78,7 @@ spec:
     - host: site.example
       http:
         paths:
-${ingressPath('/web', 'echo', 'number: 80')}${ingressPath('/admin', 'echo', 'name: admin')}${ingressPath('/outside', 'outside', `number: ${web.port}`)}${ingressPath('/unready', 'unready', 'number: 80')}---
+${ingressPath('/web', 'echo', 'number: 80')}${ingressPath('/admin', 'echo', 'name: admin')}${ingressPath('/outside', 'outside', `number: ${web.port}`)}${ingressPath('/unready', 'unready', 'number: 80')}${ingressPath('/sliced', 'sliced', 'number: 80')}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: api, namespace: prod }
@@ -94,4 +108,11 @@ test('an ExternalName Service is reached by DNS on the service port; a Service w
   const r = await get('/unready/x');
   assert.equal(r.status, 503);
   assert.equal(r.respHeaders['x-gateway-detail'], 'no_healthy_upstream');
+});
+
+test('EndpointSlices labelled with the Service name give its endpoints; endpoints not ready are left out', async () => {
+  assert.equal((await get('/sliced/x')).name, 'admin');
+  const dump = JSON.parse((await fetchText(`${gw.admin}/config_dump`)).text);
+  const c = dump.clusters.find((x: { name: string }) => x.name === 'outbound|80||sliced.default.svc.cluster.local');
+  assert.deepEqual(c.endpoints.map((e: { host: string }) => e.host), ['127.0.0.1']);
 });
