@@ -5,7 +5,8 @@
  * metadata, then the status (`grpc-status`, or gRPC's mapping of the HTTP status without one).
  */
 import http2 from 'node:http2';
-import type { GrpcCallRequest, GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, GrpcStreamRequest, HeaderList } from '../host/types.js';
+import type { GrpcCallRequest, GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, GrpcStreamRequest } from '../host/types.js';
+import { headerListOf } from './proxy-headers.js';
 import { GrpcStatus } from '../../spec/index.js';
 
 const NO_BYTES = new Uint8Array(0);
@@ -20,16 +21,6 @@ function grpcStatusOfHttp(status: number): number {
   if (status === 404) return GrpcStatus.UNIMPLEMENTED;
   if (status === 429 || status === 502 || status === 503 || status === 504) return GrpcStatus.UNAVAILABLE;
   return GrpcStatus.UNKNOWN;
-}
-
-function headerList(h: http2.IncomingHttpHeaders): HeaderList {
-  const out: HeaderList = [];
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) out.push([k, x]);
-    else out.push([k, String(v)]);
-  }
-  return out;
 }
 
 /** `grpc-message` is percent-encoded; a malformed one is passed on as it came. */
@@ -78,7 +69,7 @@ export function grpcStream(session: http2.ClientHttp2Session, authority: string,
     httpStatus = Number(h[':status']);
     // A trailers-only answer: empty initial metadata, its headers are the trailers.
     const trailersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-    events.initialMetadata(trailersOnly ? [] : headerList(h));
+    events.initialMetadata(trailersOnly ? [] : headerListOf(h));
     if (trailersOnly) trailers = h;
   });
   stream.on('data', (chunk: Buffer) => {
@@ -95,7 +86,7 @@ export function grpcStream(session: http2.ClientHttp2Session, authority: string,
   stream.on('trailers', (t) => { trailers = t; });
   stream.on('end', () => {
     const t = trailers ?? head;
-    if (trailers) events.trailingMetadata(headerList(trailers));
+    if (trailers) events.trailingMetadata(headerListOf(trailers));
     if (t['grpc-status'] === undefined) {
       close(httpStatus === 200 ? GrpcStatus.INTERNAL : grpcStatusOfHttp(httpStatus), `no grpc-status in the answer (HTTP ${httpStatus})`);
     } else if (pending.length) close(GrpcStatus.INTERNAL, 'the answer ended inside a message');

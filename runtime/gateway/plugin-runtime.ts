@@ -6,7 +6,7 @@
  */
 import { request as undiciRequest } from 'undici';
 import type {
-  GrpcCallRequest, GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, GrpcStreamRequest, HeaderList, HostEnvironment, HttpCallRequest, HttpCallResponse, MetricStore, SharedState, StreamInfo,
+  GrpcCallRequest, GrpcCallResponse, GrpcStreamEvents, GrpcStreamHandle, GrpcStreamRequest, HostEnvironment, HttpCallRequest, HttpCallResponse, MetricStore, SharedState, StreamInfo,
 } from '../host/types.js';
 import { MetricRegistry } from '../host/metric-registry.js';
 import { InMemorySharedState } from '../host/shared-state.js';
@@ -16,6 +16,7 @@ import { ConfigError, CONFIG_CODES } from './errors.js';
 import type { ChainFactory, ChainLike, PluginLike } from './snapshot.js';
 import type { UpstreamCluster } from './upstream-pool.js';
 import { grpcStream, grpcUnary } from './grpc-client.js';
+import { headerListOf } from './proxy-headers.js';
 
 interface HostModule {
   PluginModule: { compile(bytes: Uint8Array, source?: string): Promise<unknown> };
@@ -160,13 +161,8 @@ export class PluginRuntime {
         dispatcher: ep.h1(),
       });
       const body = new Uint8Array(await r.body.arrayBuffer());
-      const out: HeaderList = [[':status', String(r.statusCode)]];
-      for (const [k, v] of Object.entries(r.headers)) {
-        if (v === undefined) continue;
-        if (Array.isArray(v)) for (const x of v) out.push([k, x]);
-        else out.push([k, v]);
-      }
-      const trailers: HeaderList = Object.entries(r.trailers ?? {}).map(([k, v]) => [k, String(v)]);
+      const out = headerListOf(r.headers, [[':status', String(r.statusCode)]]);
+      const trailers = headerListOf(r.trailers ?? {});
       return { headers: out, body, trailers };
     } catch {
       if (cluster) cluster.errors++;

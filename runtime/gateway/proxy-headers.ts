@@ -128,6 +128,17 @@ function latin1(b: Buffer): string {
   return b.length < SHORT_LATIN1 ? shortLatin1(b, 0, b.length) : b.toString('latin1');
 }
 
+/** Headers in Node's object form (repeated ones as arrays) as a header list, in the object's order. */
+export function headerListOf(h: Record<string, string | string[] | number | undefined>, out: HeaderList = []): HeaderList {
+  for (const name in h) {
+    const v = h[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) out.push([name, x]);
+    else out.push([name, String(v)]);
+  }
+  return out;
+}
+
 /** A flat `[name, value, ...]` list as a header list. */
 export function pairList(flat: string[]): HeaderList {
   const out: HeaderList = [];
