@@ -116,9 +116,8 @@ function protocolOf(v: string | undefined): UpstreamProtocol | undefined {
 // ---------------------------------------------------------------------------------------------
 // Kubernetes manifests
 
-/** `<namespace>/<name>` of a Kubernetes object. */
-function objectKey(doc: Obj): string {
-  const meta = doc.metadata as Obj;
+/** `<namespace>/<name>` of a Kubernetes object, from its metadata. */
+function objectKey(meta: Obj): string {
   return `${ns(meta)}/${meta.name as string}`;
 }
 
@@ -228,7 +227,7 @@ function httpRouteCors(c: Obj): ModelCors {
 function ingress(b: Builder, doc: Obj, where: ConfigLocation, paths: Map<string, IngressPath>, canaries: IngressPath[]): void {
   const meta = doc.metadata as Obj;
   const ann = annotationsOf(meta);
-  const name = `${ns(meta)}/${meta.name as string}`;
+  const name = objectKey(meta);
   const spec = doc.spec as Obj;
   const isCanary = ann.get('canary') === 'true';
   const protocol = protocolOf(ann.get('backend-protocol'));
@@ -351,7 +350,7 @@ function headerMods(m: Obj | undefined): ModelHeaderMods | undefined {
 
 function httpRoute(b: Builder, doc: Obj, where: ConfigLocation): void {
   const meta = doc.metadata as Obj;
-  const name = `${ns(meta)}/${meta.name as string}`;
+  const name = objectKey(meta);
   const spec = doc.spec as Obj;
   const hosts = (spec.hostnames as string[] | undefined) ?? [];
   ((spec.rules as Obj[] | undefined) ?? [{}]).forEach((rule, i) => {
@@ -461,7 +460,7 @@ function wasmPlugin(b: Builder, doc: Obj, where: ConfigLocation, file: string): 
   }
   const url = resolvePluginUrl(spec.url as string, file);
   b.plugins.push({
-    id: `${ns(meta)}/${meta.name as string}`,
+    id: objectKey(meta),
     pluginName: (spec.pluginName as string | undefined) ?? '',
     url,
     sha256: spec.sha256 as string | undefined,
@@ -484,7 +483,7 @@ function secret(b: Builder, doc: Obj, where: ConfigLocation): void {
   const cert = get('tls.crt');
   const key = get('tls.key');
   if (!cert || !key) throw new ConfigError(CONFIG_CODES.schema, 'a TLS Secret needs tls.crt and tls.key', { ...where, field: 'data' });
-  b.secrets.set(`${ns(meta)}/${meta.name as string}`, { cert, key });
+  b.secrets.set(objectKey(meta), { cert, key });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -639,7 +638,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     const kind = d.value.kind as string;
     const schema = SCHEMA_OF[kind];
     if (schema) validateAgainst(schema, d.value, whereOf(d));
-    if (kind === 'Endpoints') addSubsets(objectKey(d.value), (d.value.subsets as EndpointSubset[] | undefined) ?? []);
+    if (kind === 'Endpoints') addSubsets(objectKey(d.value.metadata as Obj), (d.value.subsets as EndpointSubset[] | undefined) ?? []);
     if (kind === 'EndpointSlice') {
       const meta = d.value.metadata as Obj;
       addSubsets(`${ns(meta)}/${(meta.labels as Obj)['kubernetes.io/service-name'] as string}`, [sliceSubset(d.value)]);
@@ -649,7 +648,7 @@ export function buildModel(docs: ConfigDocument[], files: string[], opts: LoadOp
     const kind = d.value.kind as string;
     const schema = SCHEMA_OF[kind];
     if (kind === 'McpBridge') mcpBridge(b, d.value, whereOf(d));
-    else if (kind === 'Service') kubeService(b, d.value, whereOf(d), behind.get(objectKey(d.value)) ?? []);
+    else if (kind === 'Service') kubeService(b, d.value, whereOf(d), behind.get(objectKey(d.value.metadata as Obj)) ?? []);
     else if (kind === 'Secret') secret(b, d.value, whereOf(d));
     else if (!schema && kind !== 'ConfigMap') throw new ConfigError(CONFIG_CODES.schema, `kind ${kind} is not supported (Ingress, HTTPRoute, WasmPlugin, McpBridge, Service, Endpoints, EndpointSlice, Secret, ConfigMap higress-config are)`, { file: d.file, object: `document ${d.index + 1}`, field: 'kind' });
   }
