@@ -6,9 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { configDir, echoServer, fetchText, gateway } from './helpers.js';
-import { testPluginPath } from '../host/helpers.js';
+import { configDir, echoServer, fetchText, gateway, PROBE_PLUGIN } from './helpers.js';
 import { eventually } from '../faults/harness.js';
 
 let up: Awaited<ReturnType<typeof echoServer>>;
@@ -24,9 +22,7 @@ before(async () => {
   - { name: up.svc, endpoints: ["127.0.0.1:${up.port}"] }
 routes:
   - { name: default/all, path: /, service: up.svc }
-plugins:
-  - { name: probe, url: ${pathToFileURL(testPluginPath('probe')).href} }
-`);
+${PROBE_PLUGIN}`);
   gw = await gateway([dir.dir]);
 });
 

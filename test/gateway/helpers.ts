@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, type Gateway, type GatewayOptions } from '../../runtime/gateway/index.js';
+import { pathToFileURL } from 'node:url';
+import { testPluginPath } from '../host/helpers.js';
 
 /** An upstream that answers JSON describing the request it got (`name`, method, url, headers). */
 export async function echoServer(name: string, handler?: http.RequestListener): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
@@ -66,6 +68,9 @@ export function services(list: Array<{ name: string; port: number; protocol?: st
 }
 
 export const QUIET = 'settings:\n  accessLog: "off"\n';
+
+/** Native `plugins:` with the probe test plugin (test/plugins/probe) on every route. */
+export const PROBE_PLUGIN = `plugins:\n  - { name: probe, url: ${pathToFileURL(testPluginPath('probe')).href} }\n`;
 
 /** An Ingress `default/<name>` for `path` (Prefix) to the McpBridge static service `up.static`. */
 export const ingressToUp = (name: string, path: string, annotations: Record<string, string> = {}): string => `---

@@ -7,10 +7,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { configDir, fetchText, gateway, QUIET } from './helpers.js';
+import { configDir, fetchText, gateway, PROBE_PLUGIN, QUIET } from './helpers.js';
 import { eventually } from '../faults/harness.js';
-import { testPluginPath, CHAT_HEARD } from '../host/helpers.js';
-import { pathToFileURL } from 'node:url';
+import { CHAT_HEARD } from '../host/helpers.js';
 
 let server: http2.Http2Server;
 const seen: Array<{ path: string; from?: string; timeout?: string; message: string }> = [];
@@ -77,9 +76,7 @@ before(async () => {
   - { name: web, endpoints: ["127.0.0.1:1"] }
 routes:
   - { name: default/web, path: /, service: web }
-plugins:
-  - { name: probe, url: ${pathToFileURL(testPluginPath('probe')).href} }
-`);
+${PROBE_PLUGIN}`);
   gw = await gateway([dir.dir]);
 });
 
